@@ -1,0 +1,318 @@
+/*
+ * jobq.h: the whole public API of libjobq, an embeddable library for in-process background jobs.
+ *
+ * A program creates an executor (jobq_create), hands it work (jobq_submit for a tracked job with
+ * an id, jobq_post for a fire-and-forget task), learns each outcome by polling (jobq_status,
+ * jobq_wait) or by a completion callback, and ends with jobq_shutdown and jobq_destroy.
+ * Cron expressions and IANA time zones are evaluated by jobq_cron_* and jobq_zone_*.
+ *
+ * Conventions
+ *   - Every call that can fail returns int: 0 or a negative JOBQ_E* code (jobq_strerror()).
+ *   - Jobs are named by uint64_t ids; 0 is never an id and ids are never reused.
+ *   - A NULL options pointer means the defaults. Options structs are initialised by their
+ *     *_init function, so fields added later get their defaults.
+ *   - void *data is the last argument of every callback type, and is passed back untouched.
+ *   - When a call returns an error, none of the callbacks or destructors it was given is called
+ *     and the caller keeps ownership of everything it passed.
+ *
+ * Threads (see also jobq(3))
+ *   call                               any thread   inside a job of the same executor
+ *   jobq_submit, jobq_post, jobq_cancel  yes          yes (never deadlocks: see JOBQ_FULL_BLOCK)
+ *   jobq_status, jobq_result, stats      yes          yes
+ *   jobq_wait, jobq_wait_many            yes          yes, but waiting for a job that cannot run
+ *                                                     until this one returns only times out
+ *   jobq_pause, jobq_resume, set_workers yes          yes
+ *   jobq_shutdown, jobq_destroy          yes          no: JOBQ_EDEADLK
+ *   jobq_ctx_*                           only the job's own thread, while its function runs
+ *   jobq_cron_*, jobq_zone_*             yes (parsed expressions and zones are immutable)
+ */
+#ifndef JOBQ_H
+#define JOBQ_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define JOBQ_API __attribute__((visibility("default")))
+#define JOBQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define JOBQ_API
+#define JOBQ_PRINTF(f, a)
+#endif
+
+#define JOBQ_VERSION_MAJOR 0
+#define JOBQ_VERSION_MINOR 1
+#define JOBQ_VERSION_PATCH 0
+#define JOBQ_VERSION_STRING "0.1.0"
+#define JOBQ_VERSION_NUMBER \
+	(JOBQ_VERSION_MAJOR * 10000 + JOBQ_VERSION_MINOR * 100 + JOBQ_VERSION_PATCH)
+
+/* The library's version as JOBQ_VERSION_NUMBER and as a static string. */
+JOBQ_API unsigned jobq_version(void);
+JOBQ_API const char *jobq_version_string(void);
+
+/* ---- Errors --------------------------------------------------------------------------------- */
+
+/*
+ * One table for every code: X(name, value, message). POSIX-like codes are -errno; codes that are
+ * jobq's own sit far below them.
+ */
+#define JOBQ_ERRNO_MAP(X)                                                                    \
+	X(EINVAL, -EINVAL, "invalid argument")                                               \
+	X(ENOMEM, -ENOMEM, "out of memory")                                                  \
+	X(EAGAIN, -EAGAIN, "queue is full")                                                  \
+	X(ENOENT, -ENOENT, "no such job, or its record was already forgotten")               \
+	X(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                \
+	X(EBUSY, -EBUSY, "busy: the job is not in a state that allows this")                 \
+	X(EEXIST, -EEXIST, "a live job already has this idempotency key")                    \
+	X(EDEADLK, -EDEADLK, "refused: would deadlock when called from inside a job")        \
+	X(ECANCELED, -ECANCELED, "cancelled")                                                \
+	X(ENOSPC, -ENOSPC, "buffer too small")                                               \
+	X(ECLOSED, -4001, "executor is shut down")                                           \
+	X(ECRON, -4002, "invalid cron expression")                                           \
+	X(EZONE, -4003, "unknown or invalid time zone")                                      \
+	X(ENEVER, -4004, "the schedule has no such fire time")
+
+enum jobq_errno {
+#define JOBQ_ERR_ENUM_(name, value, msg) JOBQ_##name = (value),
+	JOBQ_ERRNO_MAP(JOBQ_ERR_ENUM_)
+#undef JOBQ_ERR_ENUM_
+};
+
+/* A static English message for any code; an unknown code gets "unknown error". Thread-safe. */
+JOBQ_API const char *jobq_strerror(int code);
+/* The code's name ("JOBQ_EINVAL"), or "JOBQ_UNKNOWN". Static string; thread-safe. */
+JOBQ_API const char *jobq_err_name(int code);
+
+/* ---- Executor ------------------------------------------------------------------------------- */
+
+typedef struct jobq jobq_t;
+
+/* What jobq_submit and jobq_post do when the ring is full. */
+typedef enum jobq_full_policy {
+	JOBQ_FULL_DEFAULT = 0, /* in job options: use the executor's policy */
+	JOBQ_FULL_FAIL,        /* return JOBQ_EAGAIN at once */
+	JOBQ_FULL_BLOCK,       /* wait up to the timeout for room, then JOBQ_EAGAIN; from inside
+	                          a job of the same executor this runs the job in the caller, so a
+	                          worker never waits on its own pool */
+	JOBQ_FULL_RUN          /* run the job in the calling thread */
+} jobq_full_policy_t;
+
+typedef struct jobq_options {
+	unsigned workers;          /* worker threads; 0 = online CPUs */
+	unsigned capacity;         /* ring slots per priority, rounded up to a power of two;
+	                              0 = 65536 */
+	jobq_full_policy_t full;   /* default JOBQ_FULL_FAIL */
+	unsigned block_timeout_ms; /* for JOBQ_FULL_BLOCK; 0 = wait without limit */
+	unsigned retain_count;     /* finished records kept at most; 0 = 10000 */
+	unsigned retain_ms;        /* finished records kept at most this long; 0 = 60000 */
+} jobq_options_t;
+
+/* Fills *opts with the defaults. */
+JOBQ_API void jobq_options_init(jobq_options_t *opts);
+
+/*
+ * Creates an executor and starts its workers. opts may be NULL (defaults). On success *out owns
+ * the executor until jobq_destroy. Returns 0, JOBQ_EINVAL (NULL out, capacity over 2^30,
+ * workers over 1024, bad policy), JOBQ_ENOMEM, or -errno from pthread_create.
+ */
+JOBQ_API int jobq_create(jobq_t **out, const jobq_options_t *opts);
+
+typedef enum jobq_shutdown_mode {
+	JOBQ_DRAIN,  /* run everything already accepted, refuse new work */
+	JOBQ_CANCEL  /* queued jobs end JOBQ_CANCELLED, running jobs see jobq_ctx_cancelled() */
+} jobq_shutdown_mode_t;
+
+/*
+ * Stops accepting work (later submits return JOBQ_ECLOSED) and waits up to timeout_ms (0 = no
+ * limit) until no accepted job is queued or running. Fire-and-forget tasks always run, in both
+ * modes. May be called again, to wait longer or to move from DRAIN to CANCEL. Returns 0,
+ * JOBQ_ETIMEDOUT (work is still running; call again or destroy), JOBQ_EINVAL, or JOBQ_EDEADLK
+ * from inside a job of this executor.
+ */
+JOBQ_API int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeout_ms);
+
+/*
+ * Shuts down with JOBQ_CANCEL if that was not done, waits for running jobs to return, joins the
+ * workers and frees everything. q is invalid afterwards. jobq_destroy(NULL) returns 0. Returns
+ * JOBQ_EDEADLK, doing nothing, when called from inside a job of this executor.
+ */
+JOBQ_API int jobq_destroy(jobq_t *q);
+
+/* Stops workers from starting new jobs (running ones go on) / lets them start again. */
+JOBQ_API int jobq_pause(jobq_t *q);
+JOBQ_API int jobq_resume(jobq_t *q);
+
+/*
+ * Changes the number of worker threads to n (1..1024). Extra workers leave after their current
+ * job. Returns 0, JOBQ_EINVAL, JOBQ_ECLOSED, JOBQ_ENOMEM or -errno from pthread_create.
+ */
+JOBQ_API int jobq_set_workers(jobq_t *q, unsigned n);
+
+/* ---- Jobs ----------------------------------------------------------------------------------- */
+
+typedef enum jobq_state {
+	JOBQ_SCHEDULED = 1, /* waiting for its run time */
+	JOBQ_QUEUED,        /* in the ring, waiting for a worker */
+	JOBQ_RUNNING,       /* its function is running (or its callback is about to run) */
+	JOBQ_SUCCEEDED,     /* terminal */
+	JOBQ_FAILED,        /* terminal */
+	JOBQ_DEAD,          /* terminal: failed for good, in the dead-letter list */
+	JOBQ_CANCELLED      /* terminal */
+} jobq_state_t;
+
+/* "queued", "running", ... for a state; "unknown" otherwise. */
+JOBQ_API const char *jobq_state_name(jobq_state_t state);
+
+typedef enum jobq_priority {
+	JOBQ_PRIO_HIGH = 0,
+	JOBQ_PRIO_NORMAL = 1, /* the default */
+	JOBQ_PRIO_LOW = 2
+} jobq_priority_t;
+
+/* What a job function returns. */
+typedef enum jobq_outcome {
+	JOBQ_DONE = 0,  /* success */
+	JOBQ_RETRY = 1, /* a failure worth retrying (until retries exist, the same as JOBQ_FATAL) */
+	JOBQ_FATAL = 2  /* a permanent failure */
+} jobq_outcome_t;
+
+/* The job's view of itself; valid only on the job's thread while its function runs. */
+typedef struct jobq_ctx jobq_ctx_t;
+
+/* A tracked job. Runs on a worker thread (or the submitter's, with JOBQ_FULL_RUN). */
+typedef jobq_outcome_t (*jobq_fn)(jobq_ctx_t *ctx, void *arg);
+
+typedef struct jobq_status {
+	uint64_t id;
+	jobq_state_t state;
+	int code;             /* 0, or why it ended: JOBQ_ECANCELED, JOBQ_ETIMEDOUT, a failure's
+	                         JOBQ_ECANCELED... (JOBQ_EINVAL if the function returned junk) */
+	unsigned attempt;     /* attempts started so far */
+	int percent;          /* last progress, 0..100, or -1 if none was reported */
+	char progress[48];    /* last progress text (truncated copy) */
+	char name[48];        /* the job's name (truncated copy), "" if none */
+	char error[160];      /* last error message (truncated copy), "" if none */
+	size_t result_len;    /* bytes of result; copy them with jobq_result */
+	int64_t created_ns;   /* CLOCK_REALTIME nanoseconds; 0 if not reached yet */
+	int64_t started_ns;
+	int64_t finished_ns;
+} jobq_status_t;
+
+/* Called exactly once when a tracked job ends, with its final status (valid during the call). */
+typedef void (*jobq_done_fn)(const jobq_status_t *status, void *data);
+/* Frees a job's argument; called exactly once, after the completion callback. */
+typedef void (*jobq_free_fn)(void *arg);
+
+typedef struct jobq_job_options {
+	const char *name;          /* copied; NULL = none */
+	jobq_priority_t priority;  /* default JOBQ_PRIO_NORMAL */
+	jobq_done_fn on_done;      /* completion callback, or NULL */
+	void *on_done_data;
+	jobq_free_fn arg_free;     /* argument destructor, or NULL */
+	jobq_full_policy_t full;   /* default: the executor's */
+	unsigned block_timeout_ms; /* for JOBQ_FULL_BLOCK; 0 = the executor's */
+} jobq_job_options_t;
+
+/* Fills *opts with the defaults. */
+JOBQ_API void jobq_job_options_init(jobq_job_options_t *opts);
+
+/*
+ * Submits a tracked job: fn(ctx, arg) will run once on a worker. opts may be NULL. On success
+ * returns 0 and stores the new id in *id (id may be NULL); from then on the executor owns arg
+ * if opts->arg_free is set, and on_done and arg_free each run exactly once, whatever happens.
+ * Returns JOBQ_EINVAL (NULL q or fn, bad option), JOBQ_ENOMEM, JOBQ_EAGAIN (ring full),
+ * JOBQ_ECLOSED, and then nothing was taken and nothing will run.
+ * Any thread, inside jobs too.
+ */
+JOBQ_API int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts,
+			 uint64_t *id);
+
+/* A fire-and-forget task: no record, no id, no allocation. */
+typedef void (*jobq_task_fn)(void *arg);
+
+/*
+ * Queues fn(arg) with normal priority under the executor's full-ring policy; jobq_trypost fails
+ * with JOBQ_EAGAIN at once when the ring is full. A posted task always runs exactly once, also
+ * through a JOBQ_CANCEL shutdown. Returns 0, JOBQ_EINVAL, JOBQ_EAGAIN or JOBQ_ECLOSED.
+ */
+JOBQ_API int jobq_post(jobq_t *q, jobq_task_fn fn, void *arg);
+JOBQ_API int jobq_trypost(jobq_t *q, jobq_task_fn fn, void *arg);
+
+/*
+ * Cancels a job. A queued job ends JOBQ_CANCELLED before this returns; its callback and
+ * destructor run in this thread. A running job only sees jobq_ctx_cancelled() turn true.
+ * Returns 0, JOBQ_ENOENT (unknown or forgotten id), JOBQ_EBUSY (already finished).
+ */
+JOBQ_API int jobq_cancel(jobq_t *q, uint64_t id);
+
+/*
+ * Copies a snapshot of job id into *out. Returns 0, JOBQ_EINVAL or JOBQ_ENOENT (never existed,
+ * or finished longer ago than the executor keeps records).
+ */
+JOBQ_API int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out);
+
+/*
+ * Copies the job's result into buf (cap bytes) and its length into *len (len may be NULL).
+ * Returns 0, JOBQ_ENOENT, or JOBQ_ENOSPC when cap is too small (*len says how much is needed).
+ */
+JOBQ_API int jobq_result(jobq_t *q, uint64_t id, void *buf, size_t cap, size_t *len);
+
+/*
+ * Waits up to timeout_ms (0 = no limit) for job id to reach a terminal state; by then its
+ * callback and destructor have returned. out may be NULL. Returns 0, JOBQ_ETIMEDOUT,
+ * JOBQ_ENOENT.
+ */
+JOBQ_API int jobq_wait(jobq_t *q, uint64_t id, unsigned timeout_ms, jobq_status_t *out);
+
+/*
+ * Waits for n jobs: all of them (any == 0) or the first to finish (any != 0, its index in
+ * *which, which may be NULL). Returns 0, JOBQ_ETIMEDOUT, JOBQ_ENOENT (an unknown id), JOBQ_EINVAL.
+ */
+JOBQ_API int jobq_wait_many(jobq_t *q, const uint64_t *ids, size_t n, int any,
+			    unsigned timeout_ms, size_t *which);
+
+/* ---- Inside a job --------------------------------------------------------------------------- */
+
+JOBQ_API uint64_t jobq_ctx_id(const jobq_ctx_t *ctx);
+/* 1 on the first attempt. */
+JOBQ_API unsigned jobq_ctx_attempt(const jobq_ctx_t *ctx);
+/* The executor running the job, to submit follow-up work. */
+JOBQ_API jobq_t *jobq_ctx_executor(const jobq_ctx_t *ctx);
+/* 0 while the job should go on, else why it should stop: JOBQ_ECANCELED. */
+JOBQ_API int jobq_ctx_cancelled(const jobq_ctx_t *ctx);
+/* Reports progress: percent clamped to 0..100; text may be NULL (copied, truncated). */
+JOBQ_API int jobq_ctx_progress(jobq_ctx_t *ctx, int percent, const char *text);
+/* Sets the result: len bytes copied from data, replacing any earlier result. 0 or ENOMEM. */
+JOBQ_API int jobq_ctx_set_result(jobq_ctx_t *ctx, const void *data, size_t len);
+/* Sets the error message (printf format), shown in the status. */
+JOBQ_API int jobq_ctx_set_error(jobq_ctx_t *ctx, const char *fmt, ...) JOBQ_PRINTF(2, 3);
+
+/* ---- Statistics ----------------------------------------------------------------------------- */
+
+typedef struct jobq_stats {
+	uint64_t queued;      /* items in the rings, tasks included */
+	uint64_t running;     /* workers running a job or task now */
+	uint64_t workers;     /* worker threads */
+	uint64_t retained;    /* finished records kept for polling */
+	uint64_t submitted;   /* tracked jobs accepted, ever */
+	uint64_t posted;      /* fire-and-forget tasks accepted, ever */
+	uint64_t succeeded;
+	uint64_t failed;
+	uint64_t cancelled;
+	uint64_t dead;
+	uint64_t tasks_run;   /* fire-and-forget tasks run */
+} jobq_stats_t;
+
+/* A snapshot (each counter exact, the set not atomic). Returns 0 or JOBQ_EINVAL. */
+JOBQ_API int jobq_stats(jobq_t *q, jobq_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
