@@ -191,8 +191,8 @@ typedef jobq_outcome_t (*jobq_fn)(jobq_ctx_t *ctx, void *arg);
 typedef struct jobq_status {
 	uint64_t id;
 	jobq_state_t state;
-	int code;             /* 0, or why it ended: JOBQ_ECANCELED, JOBQ_ETIMEDOUT, a failure's
-	                         JOBQ_ECANCELED... (JOBQ_EINVAL if the function returned junk) */
+	int code;             /* 0, or why it ended badly: JOBQ_ECANCELED when cancelled,
+	                         JOBQ_EINVAL when its function returned no jobq_outcome_t */
 	unsigned attempt;     /* attempts started so far */
 	int percent;          /* last progress, 0..100, or -1 if none was reported */
 	char progress[48];    /* last progress text (truncated copy) */
@@ -306,7 +306,6 @@ typedef struct jobq_stats {
 	uint64_t failed;
 	uint64_t cancelled;
 	uint64_t dead;
-	uint64_t tasks_run;   /* fire-and-forget tasks run */
 } jobq_stats_t;
 
 /* A snapshot (each counter exact, the set not atomic). Returns 0 or JOBQ_EINVAL. */

@@ -1,0 +1,29 @@
+/*
+ * alloc.h: every allocation libjobq makes goes through these, so tests can make the Nth one fail
+ * (see alloc.c). Internal to libjobq.
+ */
+#ifndef JOBQ_ALLOC_H
+#define JOBQ_ALLOC_H
+
+#include <stddef.h>
+
+void *jobq__malloc(size_t n);
+void *jobq__calloc(size_t n, size_t size);
+void *jobq__realloc(void *p, size_t n);
+char *jobq__strdup(const char *s);
+/* Zeroed memory aligned to align (a power of two), for structs with cache-line members. */
+void *jobq__aligned_calloc(size_t align, size_t size);
+void jobq__free(void *p);
+
+/*
+ * Fault injection for tests: the nth allocation from now made by the calling thread fails
+ * (n = 1: the next one); n = 0 turns it off. Returns how many allocations this thread made since
+ * the last call, so a sweep knows when a call has stopped allocating.
+ */
+unsigned long jobq__alloc_fail_nth(unsigned long n);
+
+/* uthash allocates through these too, so its out-of-memory paths are swept as well. */
+#define uthash_malloc(sz) jobq__malloc(sz)
+#define uthash_free(ptr, sz) jobq__free(ptr)
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * jobq.c: the executor: creating and destroying it, taking work (jobq_submit, jobq_post) under
+ * the full-ring policies, shutdown, control and stats. It joins the pool (pool.c), which runs
+ * items, to the registry (job.c), which tracks jobs.
+ *
+ * Threads: every function here may be called from any thread; shutdown and destroy are refused
+ * from the executor's own jobs, which they would wait for. Submission takes no lock for a
+ * fire-and-forget task and one shard lock for a tracked job.
+ *
+ * A full ring: JOBQ_FULL_FAIL returns JOBQ_EAGAIN; JOBQ_FULL_BLOCK waits for a pop (futex, no
+ * polling) up to its timeout, except on one of the executor's own workers, where waiting could
+ * deadlock the pool, so it runs the job in place as JOBQ_FULL_RUN does.
+ */
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "executor.h"
+
+#define DEFAULT_CAPACITY 65536
+#define MAX_CAPACITY (1u << 30)
+#define DEFAULT_RETAIN_COUNT 10000
+#define DEFAULT_RETAIN_MS 60000
+
+void jobq_options_init(jobq_options_t *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof *opts);
+	opts->full = JOBQ_FULL_FAIL;
+}
+
+void jobq_job_options_init(jobq_job_options_t *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof *opts);
+	opts->priority = JOBQ_PRIO_NORMAL;
+	opts->full = JOBQ_FULL_DEFAULT;
+}
+
+const char *jobq_state_name(jobq_state_t state)
+{
+	static const char *const names[] = {
+		[JOBQ_SCHEDULED] = "scheduled", [JOBQ_QUEUED] = "queued",
+		[JOBQ_RUNNING] = "running",     [JOBQ_SUCCEEDED] = "succeeded",
+		[JOBQ_FAILED] = "failed",       [JOBQ_DEAD] = "dead",
+		[JOBQ_CANCELLED] = "cancelled",
+	};
+	if ((unsigned)state < sizeof names / sizeof names[0] && names[state])
+		return names[state];
+	return "unknown";
+}
+
+static bool valid_policy(jobq_full_policy_t p)
+{
+	return (unsigned)p <= JOBQ_FULL_RUN;
+}
+
+int jobq_create(jobq_t **out, const jobq_options_t *opts)
+{
+	jobq_options_t def;
+	if (!opts) {
+		jobq_options_init(&def);
+		opts = &def;
+	}
+	if (!out || opts->workers > JOBQ__MAX_WORKERS || opts->capacity > MAX_CAPACITY ||
+	    !valid_policy(opts->full) || opts->full == JOBQ_FULL_DEFAULT)
+		return JOBQ_EINVAL;
+
+	jobq_t *q = jobq__aligned_calloc(JOBQ_CACHELINE, sizeof *q);
+	if (!q)
+		return JOBQ_ENOMEM;
+	q->full = opts->full;
+	q->block_timeout_ms = opts->block_timeout_ms;
+	jobq__registry_init(&q->reg, opts->retain_count ? opts->retain_count : DEFAULT_RETAIN_COUNT,
+			    opts->retain_ms ? opts->retain_ms : DEFAULT_RETAIN_MS);
+
+	unsigned workers = opts->workers;
+	if (!workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		workers = n < 1 ? 1 : n > JOBQ__MAX_WORKERS ? JOBQ__MAX_WORKERS : (unsigned)n;
+	}
+	int rc = jobq__pool_init(&q->pool, workers,
+				 opts->capacity ? opts->capacity : DEFAULT_CAPACITY);
+	if (rc) {
+		jobq__registry_fini(&q->reg);
+		jobq__free(q);
+		return rc;
+	}
+	*out = q;
+	return 0;
+}
+
+/* True when the calling thread runs one of q's jobs, callbacks or tasks. */
+static bool inside(jobq_t *q)
+{
+	return jobq__pool_current() == &q->pool;
+}
+
+/*
+ * Places one item under the full-ring policy. A tracked job (j != NULL) is registered as it is
+ * pushed; a task is pushed as (fn, arg). The caller is inside the pool's gate.
+ */
+static int place(jobq_t *q, unsigned prio, jobq_task_fn fn, void *arg, struct jobq__job *j,
+		 jobq_full_policy_t policy, unsigned timeout_ms)
+{
+	int64_t deadline = -1;
+	for (;;) {
+		int rc = j ? jobq__job_publish(&q->reg, &q->pool, j, prio, 0)
+			   : jobq__pool_push(&q->pool, prio, fn, arg) ? 0 : JOBQ_EAGAIN;
+		if (rc != JOBQ_EAGAIN)
+			return rc;
+		if (policy == JOBQ_FULL_FAIL)
+			return JOBQ_EAGAIN;
+		if (policy == JOBQ_FULL_RUN || inside(q))
+			break;
+		if (deadline < 0)
+			deadline = timeout_ms ? jobq__mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+		if (jobq__pool_wait_room(&q->pool, prio, deadline) == JOBQ_ETIMEDOUT)
+			return JOBQ_EAGAIN;
+	}
+	if (j) {
+		int rc = jobq__job_publish(&q->reg, &q->pool, j, prio, 1);
+		if (rc)
+			return rc;
+		jobq__pool_run_inline(&q->pool, jobq__job_run, j);
+	} else {
+		atomic_fetch_add_explicit(&q->inline_tasks, 1, memory_order_relaxed);
+		jobq__pool_run_inline(&q->pool, fn, arg);
+	}
+	return 0;
+}
+
+int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts, uint64_t *id)
+{
+	jobq_job_options_t def;
+	if (!opts) {
+		jobq_job_options_init(&def);
+		opts = &def;
+	}
+	if (!q || !fn || (unsigned)opts->priority > JOBQ_PRIO_LOW || !valid_policy(opts->full))
+		return JOBQ_EINVAL;
+
+	struct jobq__job *j;
+	int rc = jobq__job_new(q, fn, arg, opts, &j);
+	if (rc)
+		return rc;
+	rc = jobq__pool_enter(&q->pool);
+	if (rc) {
+		jobq__job_discard(j);
+		return rc;
+	}
+	jobq_full_policy_t policy = opts->full ? opts->full : q->full;
+	unsigned timeout = opts->block_timeout_ms ? opts->block_timeout_ms : q->block_timeout_ms;
+	/* Read the id before placing: once placed, the job may end and be pruned at any time. */
+	uint64_t new_id = jobq__job_id(j);
+	rc = place(q, opts->priority, NULL, NULL, j, policy, timeout);
+	jobq__pool_leave(&q->pool);
+	if (rc)
+		jobq__job_discard(j);
+	else if (id)
+		*id = new_id;
+	return rc;
+}
+
+static int post(jobq_t *q, jobq_task_fn fn, void *arg, jobq_full_policy_t policy)
+{
+	if (!q || !fn)
+		return JOBQ_EINVAL;
+	int rc = jobq__pool_enter(&q->pool);
+	if (rc)
+		return rc;
+	rc = place(q, JOBQ_PRIO_NORMAL, fn, arg, NULL, policy, q->block_timeout_ms);
+	jobq__pool_leave(&q->pool);
+	return rc;
+}
+
+int jobq_post(jobq_t *q, jobq_task_fn fn, void *arg)
+{
+	return post(q, fn, arg, q ? q->full : JOBQ_FULL_FAIL);
+}
+
+int jobq_trypost(jobq_t *q, jobq_task_fn fn, void *arg)
+{
+	return post(q, fn, arg, JOBQ_FULL_FAIL);
+}
+
+int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeout_ms)
+{
+	if (!q || (mode != JOBQ_DRAIN && mode != JOBQ_CANCEL))
+		return JOBQ_EINVAL;
+	if (inside(q))
+		return JOBQ_EDEADLK;
+	jobq__pool_close(&q->pool);
+	/* A paused pool could never drain. */
+	jobq__pool_pause(&q->pool, false);
+	if (mode == JOBQ_CANCEL)
+		jobq__jobs_cancel_all(&q->reg);
+	int64_t deadline = timeout_ms ? jobq__mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+	return jobq__pool_drain(&q->pool, deadline);
+}
+
+int jobq_destroy(jobq_t *q)
+{
+	if (!q)
+		return 0;
+	int rc = jobq_shutdown(q, JOBQ_CANCEL, 0);
+	if (rc)
+		return rc;
+	jobq__pool_fini(&q->pool);
+	jobq__registry_fini(&q->reg);
+	jobq__free(q);
+	return 0;
+}
+
+static int control(jobq_t *q)
+{
+	if (!q)
+		return JOBQ_EINVAL;
+	return atomic_load(&q->pool.closed) ? JOBQ_ECLOSED : 0;
+}
+
+int jobq_pause(jobq_t *q)
+{
+	int rc = control(q);
+	if (rc == 0)
+		jobq__pool_pause(&q->pool, true);
+	return rc;
+}
+
+int jobq_resume(jobq_t *q)
+{
+	int rc = control(q);
+	if (rc == 0)
+		jobq__pool_pause(&q->pool, false);
+	return rc;
+}
+
+int jobq_set_workers(jobq_t *q, unsigned n)
+{
+	int rc = control(q);
+	if (rc == 0 && (n < 1 || n > JOBQ__MAX_WORKERS))
+		rc = JOBQ_EINVAL;
+	return rc ? rc : jobq__pool_set_workers(&q->pool, n);
+}
+
+int jobq_stats(jobq_t *q, jobq_stats_t *out)
+{
+	if (!q || !out)
+		return JOBQ_EINVAL;
+	struct jobq__pool_stats ps;
+	struct jobq__reg_stats rs;
+	jobq__pool_stats(&q->pool, &ps);
+	jobq__registry_stats(&q->reg, &rs);
+	memset(out, 0, sizeof *out);
+	out->queued = ps.queued;
+	out->running = ps.running;
+	out->workers = ps.workers;
+	out->retained = rs.retained;
+	out->submitted = rs.submitted;
+	out->succeeded = rs.succeeded;
+	out->failed = rs.failed;
+	out->cancelled = rs.cancelled;
+	/* Tasks have no records: count them as pushes that were not tracked jobs, plus those run
+	 * in the caller. */
+	uint64_t pushed = 0;
+	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
+		pushed += ps.pushed[i];
+	out->posted = pushed - rs.pushed + atomic_load(&q->inline_tasks);
+	return 0;
+}

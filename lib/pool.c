@@ -1,0 +1,449 @@
+/*
+ * pool.c: the worker threads, the three priority rings that feed them, and how idle workers
+ * park and wake.
+ *
+ * Threads: any thread pushes; each worker runs worker_main; control calls (set_workers, drain,
+ * fini) come from any thread but the pool's own workers for drain and fini.
+ *
+ * Park/wake (an eventcount on a futex word, after Go's and Tokio's schedulers):
+ *   - A worker that finds the rings empty becomes a searcher (nsearching), spins a little, then
+ *     parks: it reads the futex word, registers as a sleeper, stops searching, looks at the rings
+ *     once more and only then waits on the word it read.
+ *   - A producer pushes, then (seq_cst fence) wakes one sleeper only when nobody is searching.
+ *     Either the producer sees the searcher, and the searcher's last look (after its seq_cst
+ *     decrement) sees the item, or it sees no searcher and a registered sleeper, and bumps the
+ *     word so that the sleeper's futex_wait returns at once. No wake-up is lost; a submit wakes
+ *     at most one worker, and none while one is searching.
+ *   - A searcher that finds work and was the last searcher wakes one more worker if work is
+ *     left, so a burst spreads over the pool one wake at a time instead of in a storm.
+ * An idle pool has every worker in futex_wait with no timeout: no CPU, no wake-ups.
+ *
+ * Priorities: three rings; each worker takes from them in a fixed cycle of seven picks (high
+ * first four times, normal first twice, low first once), so a low item waits at most a bounded
+ * number of picks however busy the higher rings are.
+ *
+ * Locks: ctl guards the worker list; drain_mu/drain_cv only carry the drain wake-up. Order:
+ * drain_mu before ctl. Workers take no lock on the item path.
+ *
+ * Not taken: a mutex+condvar queue (GThreadPool, libuv): every push and pop would serialise on
+ * one lock and wake through the kernel.
+ */
+#define _GNU_SOURCE
+#include "pool.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "jobq.h"
+
+#define SPIN_ROUNDS 200
+
+struct jobq__worker {
+	alignas(JOBQ_CACHELINE) _Atomic uint64_t done; /* items run; written by the worker only */
+	_Atomic int busy;
+	_Atomic int leave;
+	_Atomic int exited;
+	unsigned pick;
+	unsigned serial;
+	pthread_t thread;
+	struct jobq__pool *pool;
+	struct jobq__worker *next;
+};
+
+static _Thread_local struct jobq__pool *current;
+
+/* Weighted pick order, one row per pick in a cycle of seven (see the top of the file). */
+static const unsigned char pick_order[7][JOBQ__NPRIO] = {
+	{0, 1, 2}, {1, 0, 2}, {0, 1, 2}, {2, 0, 1}, {0, 1, 2}, {1, 0, 2}, {0, 1, 2},
+};
+
+int64_t jobq__mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t jobq__real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Waits while *word == val, until deadline_ns on CLOCK_MONOTONIC (0 = none). */
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t deadline_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline_ns) {
+		ts.tv_sec = deadline_ns / 1000000000;
+		ts.tv_nsec = deadline_ns % 1000000000;
+		tsp = &ts;
+	}
+	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static void futex_wake(_Atomic uint32_t *word, int n)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static void wake(struct jobq__pool *p, int n)
+{
+	/* Bumping the word makes a futex_wait that read the old value return at once; the
+	 * seq_cst RMW orders it after the caller's push (see the protocol above). */
+	atomic_fetch_add(&p->word, 1);
+	futex_wake(&p->word, n);
+}
+
+static bool rings_empty(struct jobq__pool *p)
+{
+	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
+		if (jobq__ring_size(&p->rings[i]))
+			return false;
+	return true;
+}
+
+static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn, void **arg)
+{
+	if (atomic_load_explicit(&p->paused, memory_order_relaxed))
+		return false;
+	const unsigned char *order = pick_order[w->pick % 7];
+	for (unsigned i = 0; i < JOBQ__NPRIO; i++) {
+		if (jobq__ring_pop(&p->rings[order[i]], fn, arg)) {
+			w->pick++;
+			/* A producer blocked on a full ring registers before its last retry, so a
+			 * seq_cst load here either sees it or the producer sees our pop. */
+			if (atomic_load(&p->nroom_waiters)) {
+				atomic_fetch_add(&p->room_word, 1);
+				futex_wake(&p->room_word, INT_MAX);
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
+static void run(struct jobq__worker *w, jobq__item_fn fn, void *arg)
+{
+	/* The worker is the only writer of busy and done: relaxed stores suffice for stats, and
+	 * drain reads done after the fence in the park path. */
+	atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
+	fn(arg);
+	atomic_store_explicit(&w->busy, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->done, atomic_load_explicit(&w->done, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+static void notify_drain(struct jobq__pool *p)
+{
+	pthread_mutex_lock(&p->drain_mu);
+	pthread_cond_broadcast(&p->drain_cv);
+	pthread_mutex_unlock(&p->drain_mu);
+}
+
+static bool must_leave(struct jobq__pool *p, struct jobq__worker *w)
+{
+	if (atomic_load_explicit(&w->leave, memory_order_acquire))
+		return true;
+	return atomic_load_explicit(&p->stop, memory_order_acquire) && rings_empty(p);
+}
+
+static void *worker_main(void *arg)
+{
+	struct jobq__worker *w = arg;
+	struct jobq__pool *p = w->pool;
+	char name[16];
+	jobq__item_fn fn;
+	void *item;
+
+	snprintf(name, sizeof name, "jobq-%u", w->serial);
+	pthread_setname_np(pthread_self(), name);
+	current = p;
+
+	while (!must_leave(p, w)) {
+		if (pop(p, w, &fn, &item)) {
+			run(w, fn, item);
+			continue;
+		}
+		atomic_fetch_add(&p->nsearching, 1);
+		bool found = false;
+		for (int i = 0; i < SPIN_ROUNDS && !found; i++) {
+			found = pop(p, w, &fn, &item);
+			if (!found)
+				cpu_relax();
+		}
+		if (found) {
+			/* The last searcher to find work hands the search on if work is left. */
+			if (atomic_fetch_sub(&p->nsearching, 1) == 1 &&
+			    atomic_load(&p->nsleepers) > 0 && !rings_empty(p))
+				wake(p, 1);
+			run(w, fn, item);
+			continue;
+		}
+		uint32_t key = atomic_load(&p->word);
+		atomic_fetch_add(&p->nsleepers, 1);
+		atomic_fetch_sub(&p->nsearching, 1);
+		/* Pairs with the fence in jobq__pool_push (either the producer sees no searcher
+		 * and wakes us, or our look at the rings below sees its item) and with the one in
+		 * jobq__pool_drain (either it sees our done count, or we see that it waits). */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load(&p->draining))
+			notify_drain(p);
+		bool work = !atomic_load(&p->paused) && !rings_empty(p);
+		if (!work && !must_leave(p, w))
+			futex_wait(&p->word, key, 0);
+		atomic_fetch_sub(&p->nsleepers, 1);
+	}
+	/* A leaving worker may have been the searcher a producer relied on, or the last one a
+	 * drain waits for. */
+	if (!rings_empty(p))
+		wake(p, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&p->draining))
+		notify_drain(p);
+	atomic_store_explicit(&w->exited, 1, memory_order_release);
+	return NULL;
+}
+
+/* Starts one worker with every signal blocked, so the host's handlers run on its own threads. */
+static int spawn(struct jobq__pool *p)
+{
+	struct jobq__worker *w = jobq__calloc(1, sizeof *w);
+	if (!w)
+		return JOBQ_ENOMEM;
+	w->pool = p;
+	w->serial = p->serial;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		jobq__free(w);
+		return -rc;
+	}
+	p->serial++;
+	w->next = p->workers;
+	p->workers = w;
+	p->nlive++;
+	return 0;
+}
+
+/* Joins and frees the workers that have left. Caller holds ctl. */
+static void reap(struct jobq__pool *p, bool all)
+{
+	struct jobq__worker **link = &p->workers;
+	while (*link) {
+		struct jobq__worker *w = *link;
+		if (all || atomic_load_explicit(&w->exited, memory_order_acquire)) {
+			pthread_join(w->thread, NULL);
+			p->done_reaped += atomic_load(&w->done);
+			*link = w->next;
+			jobq__free(w);
+		} else {
+			link = &w->next;
+		}
+	}
+}
+
+int jobq__pool_init(struct jobq__pool *p, unsigned workers, size_t capacity)
+{
+	unsigned made = 0;
+	int rc = 0;
+	for (; made < JOBQ__NPRIO && rc == 0; made++)
+		rc = jobq__ring_init(&p->rings[made], capacity);
+	if (rc) {
+		while (--made > 0)
+			jobq__ring_fini(&p->rings[made - 1]);
+		return rc;
+	}
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->drain_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&p->drain_mu, NULL);
+	pthread_mutex_init(&p->ctl, NULL);
+
+	pthread_mutex_lock(&p->ctl);
+	for (unsigned i = 0; i < workers && rc == 0; i++)
+		rc = spawn(p);
+	pthread_mutex_unlock(&p->ctl);
+	if (rc)
+		jobq__pool_fini(p);
+	return rc;
+}
+
+void jobq__pool_fini(struct jobq__pool *p)
+{
+	atomic_store(&p->stop, 1);
+	wake(p, INT_MAX);
+	pthread_mutex_lock(&p->ctl);
+	reap(p, true);
+	pthread_mutex_unlock(&p->ctl);
+	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
+		jobq__ring_fini(&p->rings[i]);
+	pthread_mutex_destroy(&p->ctl);
+	pthread_mutex_destroy(&p->drain_mu);
+	pthread_cond_destroy(&p->drain_cv);
+}
+
+int jobq__pool_enter(struct jobq__pool *p)
+{
+	/* seq_cst on both sides (here and in jobq__pool_close/drain): either close sees us in
+	 * the gate and waits, or we see closed. */
+	atomic_fetch_add(&p->gate, 1);
+	if (atomic_load(&p->closed)) {
+		jobq__pool_leave(p);
+		return JOBQ_ECLOSED;
+	}
+	return 0;
+}
+
+void jobq__pool_leave(struct jobq__pool *p)
+{
+	if (atomic_fetch_sub(&p->gate, 1) == 1 && atomic_load(&p->draining))
+		notify_drain(p);
+}
+
+bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
+{
+	if (!jobq__ring_push(&p->rings[prio], fn, arg))
+		return false;
+	/* Pairs with the searcher's seq_cst decrement of nsearching (see the top of the file). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&p->nsearching, memory_order_relaxed) == 0 &&
+	    atomic_load_explicit(&p->nsleepers, memory_order_relaxed) > 0)
+		wake(p, 1);
+	return true;
+}
+
+int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_ns)
+{
+	struct jobq__ring *r = &p->rings[prio];
+	uint32_t key = atomic_load(&p->room_word);
+	atomic_fetch_add(&p->nroom_waiters, 1);
+	/* Look once more after registering: a pop before our registration bumped no word. The
+	 * fence pairs with the seq_cst claim in jobq__ring_pop. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (jobq__ring_size(r) > r->mask)
+		futex_wait(&p->room_word, key, deadline_ns);
+	atomic_fetch_sub(&p->nroom_waiters, 1);
+	return deadline_ns && jobq__mono_ns() >= deadline_ns ? JOBQ_ETIMEDOUT : 0;
+}
+
+void jobq__pool_run_inline(struct jobq__pool *p, jobq__item_fn fn, void *arg)
+{
+	struct jobq__pool *saved = current;
+	current = p;
+	atomic_fetch_add_explicit(&p->inline_busy, 1, memory_order_relaxed);
+	fn(arg);
+	atomic_fetch_sub_explicit(&p->inline_busy, 1, memory_order_relaxed);
+	current = saved;
+}
+
+struct jobq__pool *jobq__pool_current(void)
+{
+	return current;
+}
+
+void jobq__pool_close(struct jobq__pool *p)
+{
+	atomic_store(&p->closed, 1);
+}
+
+static bool drained(struct jobq__pool *p)
+{
+	if (atomic_load(&p->gate))
+		return false;
+	uint64_t pushed = 0, done;
+	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
+		pushed += jobq__ring_pushed(&p->rings[i]);
+	pthread_mutex_lock(&p->ctl);
+	done = p->done_reaped;
+	for (struct jobq__worker *w = p->workers; w; w = w->next)
+		done += atomic_load_explicit(&w->done, memory_order_acquire);
+	pthread_mutex_unlock(&p->ctl);
+	return done == pushed;
+}
+
+int jobq__pool_drain(struct jobq__pool *p, int64_t deadline_ns)
+{
+	int rc = 0;
+	atomic_fetch_add(&p->draining, 1);
+	/* Pairs with the fence in the workers' park path. */
+	atomic_thread_fence(memory_order_seq_cst);
+	pthread_mutex_lock(&p->drain_mu);
+	while (rc == 0 && !drained(p)) {
+		if (!deadline_ns) {
+			pthread_cond_wait(&p->drain_cv, &p->drain_mu);
+			continue;
+		}
+		struct timespec ts = {deadline_ns / 1000000000, deadline_ns % 1000000000};
+		if (pthread_cond_timedwait(&p->drain_cv, &p->drain_mu, &ts) && !drained(p))
+			rc = JOBQ_ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&p->drain_mu);
+	atomic_fetch_sub(&p->draining, 1);
+	return rc;
+}
+
+void jobq__pool_pause(struct jobq__pool *p, bool paused)
+{
+	atomic_store(&p->paused, paused);
+	if (!paused)
+		wake(p, INT_MAX);
+}
+
+int jobq__pool_set_workers(struct jobq__pool *p, unsigned n)
+{
+	int rc = 0;
+	pthread_mutex_lock(&p->ctl);
+	reap(p, false);
+	while (p->nlive < n && rc == 0)
+		rc = spawn(p);
+	if (p->nlive > n) {
+		unsigned extra = p->nlive - n;
+		for (struct jobq__worker *w = p->workers; w && extra; w = w->next) {
+			if (!atomic_load(&w->leave)) {
+				atomic_store(&w->leave, 1);
+				extra--;
+			}
+		}
+		p->nlive = n;
+		wake(p, INT_MAX);
+	}
+	pthread_mutex_unlock(&p->ctl);
+	return rc;
+}
+
+void jobq__pool_stats(struct jobq__pool *p, struct jobq__pool_stats *out)
+{
+	out->queued = 0;
+	for (unsigned i = 0; i < JOBQ__NPRIO; i++) {
+		out->queued += jobq__ring_size(&p->rings[i]);
+		out->pushed[i] = jobq__ring_pushed(&p->rings[i]);
+	}
+	out->running = (uint64_t)atomic_load(&p->inline_busy);
+	pthread_mutex_lock(&p->ctl);
+	out->workers = p->nlive;
+	for (struct jobq__worker *w = p->workers; w; w = w->next)
+		out->running += (uint64_t)atomic_load_explicit(&w->busy, memory_order_relaxed);
+	pthread_mutex_unlock(&p->ctl);
+}

@@ -1,0 +1,89 @@
+/*
+ * pool.h: the worker threads, the rings that feed them and the park/wake protocol. The pool runs
+ * (function, argument) items and knows nothing of jobs. See pool.c. Internal to libjobq.
+ */
+#ifndef JOBQ_POOL_H
+#define JOBQ_POOL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+#define JOBQ__NPRIO 3
+#define JOBQ__MAX_WORKERS 1024
+
+struct jobq__worker;
+
+struct jobq__pool {
+	struct jobq__ring rings[JOBQ__NPRIO]; /* indexed by jobq_priority_t */
+
+	/* Park/wake eventcount (pool.c explains the protocol). */
+	alignas(JOBQ_CACHELINE) _Atomic uint32_t word;
+	_Atomic int nsearching;
+	_Atomic int nsleepers;
+
+	/* Producers waiting for room in a full ring. */
+	alignas(JOBQ_CACHELINE) _Atomic uint32_t room_word;
+	_Atomic int nroom_waiters;
+
+	/* Submitters between jobq__pool_enter and jobq__pool_leave. */
+	alignas(JOBQ_CACHELINE) _Atomic uint64_t gate;
+
+	alignas(JOBQ_CACHELINE) _Atomic int closed;
+	_Atomic int paused;
+	_Atomic int stop;
+	_Atomic int draining; /* threads waiting in jobq__pool_drain */
+	_Atomic int inline_busy;
+
+	pthread_mutex_t drain_mu;
+	pthread_cond_t drain_cv;
+
+	pthread_mutex_t ctl; /* guards the fields below */
+	struct jobq__worker *workers;
+	unsigned nlive;       /* workers not told to leave */
+	unsigned serial;      /* names jobq-N */
+	uint64_t done_reaped; /* items run by workers already joined */
+};
+
+/* Starts n workers. Returns 0, JOBQ_ENOMEM or -errno; on error nothing is left to free. */
+int jobq__pool_init(struct jobq__pool *p, unsigned workers, size_t capacity);
+/* Stops and joins every worker and frees the rings. Call only once the pool is drained. */
+void jobq__pool_fini(struct jobq__pool *p);
+
+/*
+ * A submitter brackets its push with enter/leave, so that shutdown can tell when no push is in
+ * flight. enter returns 0 or JOBQ_ECLOSED (then leave must not be called).
+ */
+int jobq__pool_enter(struct jobq__pool *p);
+void jobq__pool_leave(struct jobq__pool *p);
+/* Pushes and wakes a worker if one is needed; false when that ring is full. */
+bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
+/* Waits until a worker takes an item from ring prio, or until deadline_ns (monotonic; 0 = none). 0 or
+ * JOBQ_ETIMEDOUT. */
+int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_ns);
+/* Runs fn(arg) in the calling thread as if on a worker (jobq__pool_current() sees the pool). */
+void jobq__pool_run_inline(struct jobq__pool *p, jobq__item_fn fn, void *arg);
+
+/* Refuses later enters. */
+void jobq__pool_close(struct jobq__pool *p);
+/* Waits until nothing is pushed, queued or running, or deadline_ns. 0 or JOBQ_ETIMEDOUT. */
+int jobq__pool_drain(struct jobq__pool *p, int64_t deadline_ns);
+
+void jobq__pool_pause(struct jobq__pool *p, bool paused);
+int jobq__pool_set_workers(struct jobq__pool *p, unsigned n);
+
+/* The pool whose item the calling thread is running, or NULL. */
+struct jobq__pool *jobq__pool_current(void);
+
+struct jobq__pool_stats {
+	uint64_t queued, running, workers, pushed[JOBQ__NPRIO];
+};
+void jobq__pool_stats(struct jobq__pool *p, struct jobq__pool_stats *out);
+
+/* Monotonic and real-time clocks in nanoseconds. */
+int64_t jobq__mono_ns(void);
+int64_t jobq__real_ns(void);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * ring.c: the bounded lock-free MPMC ring that feeds the workers (Dmitry Vyukov's algorithm).
+ *
+ * Each slot carries a sequence number. A slot at position p is free for the producer that claims
+ * p when seq == 2p, and holds an item for the consumer that claims p when seq == 2p + 1; the
+ * consumer hands it back for position p + capacity by storing 2(p + capacity). (Vyukov's
+ * original uses p and p + 1, which cannot tell "full" from "free" when the capacity is 1.) Producers claim positions by
+ * CAS on head, consumers on tail; the two counters live on separate 128-byte lines so producers
+ * and consumers do not share a line. Positions are 64-bit and never wrap in practice
+ * (2^63 items at 10^9 a second is 292 years); they are compared by signed difference anyway.
+ *
+ * Threads: any number of producers and consumers at once. It knows nothing of jobs or threads,
+ * and never waits: a full ring fails the push, an empty one the pop; the pool decides what to do.
+ *
+ * Not taken: a linked MPSC queue (unbounded memory, one allocation per item) and a mutex-guarded
+ * deque (GLib's GAsyncQueue): the ring is bounded and allocation-free.
+ */
+#include "ring.h"
+
+#include "alloc.h"
+#include "jobq.h"
+
+int jobq__ring_init(struct jobq__ring *r, size_t capacity)
+{
+	size_t cap = 1;
+	while (cap < capacity)
+		cap <<= 1;
+	r->slots = jobq__calloc(cap, sizeof *r->slots);
+	if (!r->slots)
+		return JOBQ_ENOMEM;
+	for (size_t i = 0; i < cap; i++)
+		atomic_init(&r->slots[i].seq, 2 * i);
+	r->mask = cap - 1;
+	atomic_init(&r->head, 0);
+	atomic_init(&r->tail, 0);
+	return 0;
+}
+
+void jobq__ring_fini(struct jobq__ring *r)
+{
+	jobq__free(r->slots);
+	r->slots = NULL;
+}
+
+bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg)
+{
+	/* Relaxed: the head value is only a guess that the CAS below validates. */
+	uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+	for (;;) {
+		struct jobq__slot *s = &r->slots[pos & r->mask];
+		/* Acquire pairs with the consumer's release of seq: the slot's old contents were
+		 * read before we overwrite them. */
+		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		int64_t dif = (int64_t)(seq - 2 * pos);
+		if (dif == 0) {
+			/* Relaxed CAS: claiming the position publishes nothing; the release store
+			 * of seq below does. */
+			if (atomic_compare_exchange_weak_explicit(&r->head, &pos, pos + 1,
+								  memory_order_relaxed,
+								  memory_order_relaxed)) {
+				s->fn = fn;
+				s->arg = arg;
+				/* Release pairs with the consumer's acquire load of seq: it sees fn
+				 * and arg once it sees 2pos + 1. */
+				atomic_store_explicit(&s->seq, 2 * pos + 1, memory_order_release);
+				return true;
+			}
+		} else if (dif < 0) {
+			return false; /* the slot still holds the item of the previous lap */
+		} else {
+			pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+		}
+	}
+}
+
+bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
+{
+	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	for (;;) {
+		struct jobq__slot *s = &r->slots[pos & r->mask];
+		/* Acquire pairs with the producer's release store of seq = 2pos + 1. */
+		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		int64_t dif = (int64_t)(seq - (2 * pos + 1));
+		if (dif == 0) {
+			/* seq_cst on success pairs with the fence of a producer waiting for room
+			 * (pool.c): it sees this pop, or the pop's caller sees it waiting. On x86
+			 * a locked CAS costs the same either way. */
+			if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1,
+								  memory_order_seq_cst,
+								  memory_order_relaxed)) {
+				*fn = s->fn;
+				*arg = s->arg;
+				/* Release pairs with the producer's acquire load of seq: our reads of
+				 * fn and arg happen before the slot is reused a lap later. */
+				atomic_store_explicit(&s->seq, 2 * (pos + r->mask + 1), memory_order_release);
+				return true;
+			}
+		} else if (dif < 0) {
+			return false; /* empty, or the producer of pos has not published yet */
+		} else {
+			pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		}
+	}
+}
+
+uint64_t jobq__ring_size(const struct jobq__ring *r)
+{
+	/* Tail first: read the other way round, a pop between the loads could make tail pass the
+	 * head we read and the difference wrap. */
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	return head - tail <= r->mask + 1 ? head - tail : r->mask + 1;
+}
+
+uint64_t jobq__ring_pushed(const struct jobq__ring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_acquire);
+}

@@ -1,0 +1,44 @@
+/*
+ * ring.h: a bounded lock-free multi-producer multi-consumer queue of (function, argument) pairs.
+ * See ring.c for the algorithm. Internal to libjobq.
+ */
+#ifndef JOBQ_RING_H
+#define JOBQ_RING_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOBQ_CACHELINE 128 /* two 64-byte lines: the adjacent-line prefetcher pairs them */
+
+typedef void (*jobq__item_fn)(void *arg);
+
+/* One queued item: 24 bytes, well inside DESIGN.md's 32 bytes per queued job. */
+struct jobq__slot {
+	_Atomic uint64_t seq;
+	jobq__item_fn fn;
+	void *arg;
+};
+
+struct jobq__ring {
+	alignas(JOBQ_CACHELINE) _Atomic uint64_t head; /* next position to push */
+	alignas(JOBQ_CACHELINE) _Atomic uint64_t tail; /* next position to pop */
+	alignas(JOBQ_CACHELINE) uint64_t mask;
+	struct jobq__slot *slots;
+};
+
+/* capacity is rounded up to a power of two (at least 1). Returns 0 or JOBQ_ENOMEM. */
+int jobq__ring_init(struct jobq__ring *r, size_t capacity);
+void jobq__ring_fini(struct jobq__ring *r);
+/* false when the ring is full; never blocks. */
+bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg);
+/* false when the ring is empty (or its next item is not published yet); never blocks. */
+bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg);
+/* Items pushed and not yet popped; exact when no push or pop is in progress. */
+uint64_t jobq__ring_size(const struct jobq__ring *r);
+/* Pushes ever made (claimed positions). */
+uint64_t jobq__ring_pushed(const struct jobq__ring *r);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * test_ring.c: the MPMC ring alone: tiny and large capacities, full and empty, many laps, and
+ * several producers and consumers where every item is tagged and must be seen exactly once.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "ring.h"
+#include "testutil.h"
+
+static void noop(void *arg)
+{
+	(void)arg;
+}
+
+static void check_capacity(size_t asked, size_t expect)
+{
+	struct jobq__ring r;
+	jobq__item_fn fn;
+	void *arg;
+	ck_assert_int_eq(jobq__ring_init(&r, asked), 0);
+	ck_assert_uint_eq(r.mask + 1, expect);
+	ck_assert(!jobq__ring_pop(&r, &fn, &arg));
+	/* Fill, fail one more, then empty in order; many laps so positions wrap the slots. */
+	uintptr_t laps = expect < 64 ? 1000 : 20;
+	for (uintptr_t lap = 0; lap < laps; lap++) {
+		for (uintptr_t i = 0; i < expect; i++)
+			ck_assert(jobq__ring_push(&r, noop, (void *)(lap * expect + i)));
+		ck_assert(!jobq__ring_push(&r, noop, NULL));
+		ck_assert_uint_eq(jobq__ring_size(&r), expect);
+		for (uintptr_t i = 0; i < expect; i++) {
+			ck_assert(jobq__ring_pop(&r, &fn, &arg));
+			ck_assert_ptr_eq(fn, noop);
+			ck_assert_uint_eq((uintptr_t)arg, lap * expect + i);
+		}
+		ck_assert(!jobq__ring_pop(&r, &fn, &arg));
+		ck_assert_uint_eq(jobq__ring_size(&r), 0);
+	}
+	ck_assert_uint_eq(jobq__ring_pushed(&r), laps * expect);
+	jobq__ring_fini(&r);
+}
+
+START_TEST(capacity_one)
+{
+	check_capacity(0, 1);
+	check_capacity(1, 1);
+}
+END_TEST
+
+START_TEST(capacity_two)
+{
+	check_capacity(2, 2);
+	check_capacity(3, 4);
+}
+END_TEST
+
+START_TEST(capacity_large)
+{
+	check_capacity(4096, 4096);
+	check_capacity(5000, 8192);
+}
+END_TEST
+
+#define PRODUCERS 4
+#define CONSUMERS 4
+#define PER_PRODUCER 200000
+
+struct mpmc {
+	struct jobq__ring ring;
+	_Atomic unsigned char *seen;
+	_Atomic uint64_t consumed;
+	_Atomic int producers_left;
+	unsigned id;
+};
+
+struct worker_arg {
+	struct mpmc *m;
+	unsigned id;
+};
+
+static void *producer(void *p)
+{
+	struct worker_arg *w = p;
+	for (uintptr_t i = 0; i < PER_PRODUCER; i++) {
+		uintptr_t tag = (uintptr_t)w->id * PER_PRODUCER + i;
+		while (!jobq__ring_push(&w->m->ring, noop, (void *)tag))
+			sched_yield();
+	}
+	atomic_fetch_sub(&w->m->producers_left, 1);
+	return NULL;
+}
+
+static void *consumer(void *p)
+{
+	struct mpmc *m = p;
+	jobq__item_fn fn;
+	void *arg;
+	for (;;) {
+		if (jobq__ring_pop(&m->ring, &fn, &arg)) {
+			atomic_fetch_add(&m->seen[(uintptr_t)arg], 1);
+			atomic_fetch_add(&m->consumed, 1);
+		} else if (atomic_load(&m->producers_left) == 0 && jobq__ring_size(&m->ring) == 0) {
+			return NULL;
+		} else {
+			sched_yield();
+		}
+	}
+}
+
+static void run_mpmc(size_t capacity)
+{
+	struct mpmc m = {0};
+	const size_t total = (size_t)PRODUCERS * PER_PRODUCER;
+	pthread_t pt[PRODUCERS], ct[CONSUMERS];
+	struct worker_arg wa[PRODUCERS];
+
+	ck_assert_int_eq(jobq__ring_init(&m.ring, capacity), 0);
+	m.seen = calloc(total, 1);
+	ck_assert_ptr_nonnull(m.seen);
+	atomic_store(&m.producers_left, PRODUCERS);
+	for (unsigned i = 0; i < CONSUMERS; i++)
+		ck_assert_int_eq(pthread_create(&ct[i], NULL, consumer, &m), 0);
+	for (unsigned i = 0; i < PRODUCERS; i++) {
+		wa[i] = (struct worker_arg){&m, i};
+		ck_assert_int_eq(pthread_create(&pt[i], NULL, producer, &wa[i]), 0);
+	}
+	for (unsigned i = 0; i < PRODUCERS; i++)
+		pthread_join(pt[i], NULL);
+	for (unsigned i = 0; i < CONSUMERS; i++)
+		pthread_join(ct[i], NULL);
+	ck_assert_uint_eq(atomic_load(&m.consumed), total);
+	for (size_t i = 0; i < total; i++)
+		if (atomic_load(&m.seen[i]) != 1)
+			ck_abort_msg("item %zu seen %u times", i, (unsigned)atomic_load(&m.seen[i]));
+	free((void *)m.seen);
+	jobq__ring_fini(&m.ring);
+}
+
+START_TEST(mpmc_small_ring)
+{
+	run_mpmc(2);
+}
+END_TEST
+
+START_TEST(mpmc_large_ring)
+{
+	run_mpmc(1024);
+}
+END_TEST
+
+Suite *suite(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *tc = tcase_create("single thread");
+	tcase_add_test(tc, capacity_one);
+	tcase_add_test(tc, capacity_two);
+	tcase_add_test(tc, capacity_large);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("threads");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, mpmc_small_ring);
+	tcase_add_test(tc, mpmc_large_ring);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+JOBQ_TEST_MAIN()
