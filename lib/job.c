@@ -486,8 +486,11 @@ static int wait_for(jobq_t *q, const uint64_t *ids, size_t n, bool any, unsigned
 					*which = i;
 				break;
 			}
-			if (!s)
+			if (!s) {
+				if (any)
+					continue;
 				break;
+			}
 			first = i + 1;
 		}
 		if (!any && first == n)

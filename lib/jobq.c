@@ -194,10 +194,11 @@ int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeout_ms)
 	if (inside(q))
 		return JOBQ_EDEADLK;
 	jobq__pool_close(&q->pool);
-	/* A paused pool could never drain. */
-	jobq__pool_pause(&q->pool, false);
 	if (mode == JOBQ_CANCEL)
 		jobq__jobs_cancel_all(&q->reg);
+	/* A paused pool could never drain. Resumed after the cancel sweep, so that no queued job
+	 * starts in between. */
+	jobq__pool_pause(&q->pool, false);
 	int64_t deadline = timeout_ms ? jobq__mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
 	return jobq__pool_drain(&q->pool, deadline);
 }

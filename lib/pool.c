@@ -224,7 +224,7 @@ static void *worker_main(void *arg)
 /* Starts one worker with every signal blocked, so the host's handlers run on its own threads. */
 static int spawn(struct jobq__pool *p)
 {
-	struct jobq__worker *w = jobq__calloc(1, sizeof *w);
+	struct jobq__worker *w = jobq__aligned_calloc(JOBQ_CACHELINE, sizeof *w);
 	if (!w)
 		return JOBQ_ENOMEM;
 	w->pool = p;

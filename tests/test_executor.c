@@ -1,0 +1,743 @@
+/*
+ * test_executor.c: the executor's public API, one behaviour a test: running and failing jobs,
+ * results and progress, cancellation, waiting, retention, full-ring policies, priorities,
+ * control, shutdown and every documented error. Threads meet through latches, never sleeps.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "jobq.h"
+#include "testutil.h"
+
+/* Counts what happened to one job: its runs, callbacks, destructor calls and final state. */
+struct probe {
+	_Atomic int runs, callbacks, frees;
+	_Atomic int final_state;
+	pthread_t cb_thread;
+	struct latch *started; /* arrived when the job starts, if set */
+	struct latch *release; /* waited on before the job returns, if set */
+	jobq_outcome_t outcome;
+};
+
+static void on_done(const jobq_status_t *st, void *data)
+{
+	struct probe *p = data;
+	p->cb_thread = pthread_self();
+	atomic_store(&p->final_state, st->state);
+	atomic_fetch_add(&p->callbacks, 1);
+}
+
+static void on_free(void *arg)
+{
+	struct probe *p = arg;
+	atomic_fetch_add(&p->frees, 1);
+}
+
+static jobq_outcome_t probe_job(jobq_ctx_t *ctx, void *arg)
+{
+	struct probe *p = arg;
+	atomic_fetch_add(&p->runs, 1);
+	if (p->started)
+		latch_arrive(p->started);
+	if (p->release)
+		latch_wait(p->release);
+	(void)ctx;
+	return p->outcome;
+}
+
+static jobq_job_options_t probe_opts(struct probe *p)
+{
+	jobq_job_options_t o;
+	jobq_job_options_init(&o);
+	o.on_done = on_done;
+	o.on_done_data = p;
+	o.arg_free = on_free;
+	return o;
+}
+
+static jobq_t *make(unsigned workers, unsigned capacity, jobq_full_policy_t full)
+{
+	jobq_options_t o;
+	jobq_options_init(&o);
+	o.workers = workers;
+	o.capacity = capacity;
+	if (full)
+		o.full = full;
+	jobq_t *q = NULL;
+	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	ck_assert_ptr_nonnull(q);
+	return q;
+}
+
+static void assert_ended_once(struct probe *p, jobq_state_t state)
+{
+	ck_assert_int_eq(atomic_load(&p->callbacks), 1);
+	ck_assert_int_eq(atomic_load(&p->frees), 1);
+	ck_assert_int_eq(atomic_load(&p->final_state), state);
+}
+
+static jobq_outcome_t report_job(jobq_ctx_t *ctx, void *arg)
+{
+	ck_assert_uint_eq(jobq_ctx_attempt(ctx), 1);
+	ck_assert_ptr_eq(jobq_ctx_executor(ctx), arg);
+	ck_assert_int_eq(jobq_ctx_cancelled(ctx), 0);
+	ck_assert_int_eq(jobq_ctx_progress(ctx, 50, "half way"), 0);
+	ck_assert_int_eq(jobq_ctx_progress(ctx, 150, "all done"), 0);
+	ck_assert_int_eq(jobq_ctx_set_result(ctx, "first", 5), 0);
+	ck_assert_int_eq(jobq_ctx_set_result(ctx, "hello", 6), 0);
+	return JOBQ_DONE;
+}
+
+START_TEST(job_succeeds_with_result_and_progress)
+{
+	jobq_t *q = make(2, 0, 0);
+	jobq_job_options_t o;
+	jobq_job_options_init(&o);
+	o.name = "report";
+	uint64_t id = 0;
+	ck_assert_int_eq(jobq_submit(q, report_job, q, &o, &id), 0);
+	ck_assert_uint_ne(id, 0);
+
+	jobq_status_t st;
+	ck_assert_int_eq(jobq_wait(q, id, 0, &st), 0);
+	ck_assert_int_eq(st.state, JOBQ_SUCCEEDED);
+	ck_assert_uint_eq(st.id, id);
+	ck_assert_int_eq(st.code, 0);
+	ck_assert_uint_eq(st.attempt, 1);
+	ck_assert_int_eq(st.percent, 100);
+	ck_assert_str_eq(st.progress, "all done");
+	ck_assert_str_eq(st.name, "report");
+	ck_assert_str_eq(st.error, "");
+	ck_assert_uint_eq(st.result_len, 6);
+	ck_assert(st.created_ns > 0 && st.created_ns <= st.started_ns);
+	ck_assert(st.started_ns <= st.finished_ns);
+
+	char buf[16];
+	size_t len = 0;
+	ck_assert_int_eq(jobq_result(q, id, buf, 2, &len), JOBQ_ENOSPC);
+	ck_assert_uint_eq(len, 6);
+	ck_assert_int_eq(jobq_result(q, id, buf, sizeof buf, &len), 0);
+	ck_assert_str_eq(buf, "hello");
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+static jobq_outcome_t failing_job(jobq_ctx_t *ctx, void *arg)
+{
+	jobq_ctx_set_error(ctx, "boom %d", 42);
+	return (jobq_outcome_t)(intptr_t)arg;
+}
+
+START_TEST(job_failures)
+{
+	jobq_t *q = make(1, 0, 0);
+	const struct {
+		intptr_t outcome;
+		int code;
+	} cases[] = {{JOBQ_FATAL, 0}, {JOBQ_RETRY, 0}, {77, JOBQ_EINVAL}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t id;
+		jobq_status_t st;
+		ck_assert_int_eq(jobq_submit(q, failing_job, (void *)cases[i].outcome, NULL, &id), 0);
+		ck_assert_int_eq(jobq_wait(q, id, 0, &st), 0);
+		ck_assert_int_eq(st.state, JOBQ_FAILED);
+		ck_assert_int_eq(st.code, cases[i].code);
+		ck_assert_str_eq(st.error, "boom 42");
+	}
+	jobq_stats_t s;
+	ck_assert_int_eq(jobq_stats(q, &s), 0);
+	ck_assert_uint_eq(s.failed, 3);
+	ck_assert_uint_eq(s.submitted, 3);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+START_TEST(callback_and_destructor_once_on_worker)
+{
+	jobq_t *q = make(2, 0, 0);
+	struct probe p = {.outcome = JOBQ_DONE};
+	jobq_job_options_t o = probe_opts(&p);
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, probe_job, &p, &o, &id), 0);
+	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	/* jobq_wait returns only once the callback and destructor have returned. */
+	assert_ended_once(&p, JOBQ_SUCCEEDED);
+	ck_assert(!pthread_equal(p.cb_thread, pthread_self()));
+	char name[16];
+	ck_assert_int_eq(pthread_getname_np(p.cb_thread, name, sizeof name), 0);
+	ck_assert_int_eq(strncmp(name, "jobq-", 5), 0);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	ck_assert_int_eq(atomic_load(&p.runs), 1);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	jobq_t *q = NULL;
+	jobq_options_t o;
+	jobq_options_init(&o);
+	ck_assert_int_eq(jobq_create(NULL, &o), JOBQ_EINVAL);
+	o.workers = 5000;
+	ck_assert_int_eq(jobq_create(&q, &o), JOBQ_EINVAL);
+	jobq_options_init(&o);
+	o.capacity = 1u << 31;
+	ck_assert_int_eq(jobq_create(&q, &o), JOBQ_EINVAL);
+	jobq_options_init(&o);
+	o.full = (jobq_full_policy_t)9;
+	ck_assert_int_eq(jobq_create(&q, &o), JOBQ_EINVAL);
+	ck_assert_ptr_null(q);
+
+	q = make(1, 0, 0);
+	struct probe p = {0};
+	jobq_job_options_t jo = probe_opts(&p);
+	ck_assert_int_eq(jobq_submit(NULL, probe_job, &p, &jo, NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_submit(q, NULL, &p, &jo, NULL), JOBQ_EINVAL);
+	jo.priority = (jobq_priority_t)3;
+	ck_assert_int_eq(jobq_submit(q, probe_job, &p, &jo, NULL), JOBQ_EINVAL);
+	jo = probe_opts(&p);
+	jo.full = (jobq_full_policy_t)-1;
+	ck_assert_int_eq(jobq_submit(q, probe_job, &p, &jo, NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_post(NULL, (jobq_task_fn)on_free, &p), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_post(q, NULL, &p), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_trypost(q, NULL, &p), JOBQ_EINVAL);
+
+	jobq_status_t st;
+	uint64_t ids[2] = {12345, 0};
+	ck_assert_int_eq(jobq_status(q, 12345, &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_status(q, 0, &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_status(q, 1, NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_status(NULL, 1, &st), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_cancel(q, 12345), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_cancel(NULL, 1), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_wait(q, 12345, 0, &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_wait(NULL, 1, 0, &st), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_wait_many(q, ids, 2, 0, 0, NULL), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_wait_many(q, NULL, 2, 0, 0, NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_wait_many(q, ids, 0, 1, 0, NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_wait_many(q, ids, 0, 0, 0, NULL), 0);
+	ck_assert_int_eq(jobq_result(q, 12345, NULL, 0, NULL), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_result(q, 1, NULL, 4, NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_stats(q, NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_stats(NULL, NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_set_workers(q, 0), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_set_workers(q, 5000), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_set_workers(NULL, 2), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_pause(NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_resume(NULL), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_shutdown(NULL, JOBQ_DRAIN, 0), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_shutdown(q, (jobq_shutdown_mode_t)7, 0), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_ctx_progress(NULL, 1, "x"), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_ctx_set_result(NULL, "x", 1), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_ctx_set_error(NULL, "x"), JOBQ_EINVAL);
+	ck_assert_int_eq(jobq_ctx_cancelled(NULL), 0);
+	ck_assert_uint_eq(jobq_ctx_id(NULL), 0);
+	ck_assert_int_eq(jobq_destroy(NULL), 0);
+	ck_assert_str_eq(jobq_state_name(JOBQ_DEAD), "dead");
+	ck_assert_str_eq(jobq_state_name((jobq_state_t)0), "unknown");
+	ck_assert_str_eq(jobq_state_name((jobq_state_t)99), "unknown");
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	/* Nothing was accepted, so nothing of the probe's was called. */
+	ck_assert_int_eq(atomic_load(&p.callbacks) + atomic_load(&p.frees) + atomic_load(&p.runs), 0);
+}
+END_TEST
+
+START_TEST(cancel_queued_job)
+{
+	jobq_t *q = make(1, 0, 0);
+	struct probe p = {.outcome = JOBQ_DONE};
+	jobq_job_options_t o = probe_opts(&p);
+	uint64_t id;
+	ck_assert_int_eq(jobq_pause(q), 0);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &p, &o, &id), 0);
+	jobq_status_t st;
+	ck_assert_int_eq(jobq_status(q, id, &st), 0);
+	ck_assert_int_eq(st.state, JOBQ_QUEUED);
+	ck_assert_int_eq(jobq_cancel(q, id), 0);
+	/* Ended at once, in this thread. */
+	assert_ended_once(&p, JOBQ_CANCELLED);
+	ck_assert(pthread_equal(p.cb_thread, pthread_self()));
+	ck_assert_int_eq(jobq_status(q, id, &st), 0);
+	ck_assert_int_eq(st.state, JOBQ_CANCELLED);
+	ck_assert_int_eq(st.code, JOBQ_ECANCELED);
+	ck_assert_int_eq(jobq_cancel(q, id), JOBQ_EBUSY);
+	ck_assert_int_eq(jobq_resume(q), 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	ck_assert_int_eq(atomic_load(&p.runs), 0);
+	assert_ended_once(&p, JOBQ_CANCELLED);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+static jobq_outcome_t until_cancelled(jobq_ctx_t *ctx, void *arg)
+{
+	latch_arrive(arg);
+	while (!jobq_ctx_cancelled(ctx))
+		sched_yield();
+	ck_assert_int_eq(jobq_ctx_cancelled(ctx), JOBQ_ECANCELED);
+	return JOBQ_FATAL;
+}
+
+START_TEST(cancel_running_job)
+{
+	jobq_t *q = make(1, 0, 0);
+	struct latch started;
+	latch_init(&started, 1);
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, until_cancelled, &started, NULL, &id), 0);
+	latch_wait(&started);
+	jobq_status_t st;
+	ck_assert_int_eq(jobq_status(q, id, &st), 0);
+	ck_assert_int_eq(st.state, JOBQ_RUNNING);
+	ck_assert_int_eq(jobq_cancel(q, id), 0);
+	ck_assert_int_eq(jobq_wait(q, id, 0, &st), 0);
+	ck_assert_int_eq(st.state, JOBQ_CANCELLED);
+	ck_assert_int_eq(st.code, JOBQ_ECANCELED);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	latch_destroy(&started);
+}
+END_TEST
+
+START_TEST(wait_many_all_and_any)
+{
+	jobq_t *q = make(2, 0, 0);
+	struct latch release;
+	latch_init(&release, 1);
+	struct probe slow = {.outcome = JOBQ_DONE, .release = &release};
+	struct probe fast = {.outcome = JOBQ_DONE};
+	uint64_t ids[2];
+	ck_assert_int_eq(jobq_submit(q, probe_job, &slow, NULL, &ids[0]), 0);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &fast, NULL, &ids[1]), 0);
+	size_t which = 99;
+	ck_assert_int_eq(jobq_wait_many(q, ids, 2, 1, 0, &which), 0);
+	ck_assert_uint_eq(which, 1);
+	/* The slow job cannot end before the release: a short timeout must expire. */
+	ck_assert_int_eq(jobq_wait_many(q, ids, 2, 0, 20, NULL), JOBQ_ETIMEDOUT);
+	ck_assert_int_eq(jobq_wait(q, ids[0], 20, NULL), JOBQ_ETIMEDOUT);
+	latch_arrive(&release);
+	ck_assert_int_eq(jobq_wait_many(q, ids, 2, 0, 0, NULL), 0);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	latch_destroy(&release);
+}
+END_TEST
+
+START_TEST(finished_records_are_forgotten)
+{
+	jobq_options_t o;
+	jobq_options_init(&o);
+	o.workers = 1;
+	o.retain_count = 5;
+	jobq_t *q;
+	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	uint64_t ids[20];
+	for (int i = 0; i < 20; i++) {
+		struct probe p = {.outcome = JOBQ_DONE};
+		ck_assert_int_eq(jobq_submit(q, probe_job, &p, NULL, &ids[i]), 0);
+		ck_assert_int_eq(jobq_wait(q, ids[i], 0, NULL), 0);
+	}
+	jobq_status_t st;
+	for (int i = 0; i < 15; i++)
+		ck_assert_int_eq(jobq_status(q, ids[i], &st), JOBQ_ENOENT);
+	for (int i = 15; i < 20; i++)
+		ck_assert_int_eq(jobq_status(q, ids[i], &st), 0);
+	jobq_stats_t s;
+	ck_assert_int_eq(jobq_stats(q, &s), 0);
+	ck_assert_uint_eq(s.retained, 5);
+	ck_assert_uint_eq(s.succeeded, 20);
+	/* Ids are never reused. */
+	for (int i = 1; i < 20; i++)
+		ck_assert_uint_gt(ids[i], ids[i - 1]);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+static void count_task(void *arg)
+{
+	atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+START_TEST(posted_tasks_run_once)
+{
+	jobq_t *q = make(2, 64, JOBQ_FULL_BLOCK);
+	_Atomic int n = 0;
+	for (int i = 0; i < 10000; i++)
+		ck_assert_int_eq(jobq_post(q, count_task, &n), 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	ck_assert_int_eq(atomic_load(&n), 10000);
+	jobq_stats_t s;
+	ck_assert_int_eq(jobq_stats(q, &s), 0);
+	ck_assert_uint_eq(s.posted, 10000);
+	ck_assert_uint_eq(s.queued, 0);
+	ck_assert_int_eq(jobq_post(q, count_task, &n), JOBQ_ECLOSED);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+START_TEST(shutdown_drain_runs_everything)
+{
+	jobq_t *q = make(2, 0, 0);
+	enum { N = 500 };
+	static struct probe p[N];
+	memset(p, 0, sizeof p);
+	ck_assert_int_eq(jobq_pause(q), 0);
+	for (int i = 0; i < N; i++) {
+		jobq_job_options_t o = probe_opts(&p[i]);
+		ck_assert_int_eq(jobq_submit(q, probe_job, &p[i], &o, NULL), 0);
+	}
+	/* Shutdown resumes a paused pool, then drains it. */
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(atomic_load(&p[i].runs), 1);
+		assert_ended_once(&p[i], JOBQ_SUCCEEDED);
+	}
+	struct probe late = {0};
+	jobq_job_options_t o = probe_opts(&late);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &late, &o, NULL), JOBQ_ECLOSED);
+	ck_assert_int_eq(jobq_pause(q), JOBQ_ECLOSED);
+	ck_assert_int_eq(jobq_resume(q), JOBQ_ECLOSED);
+	ck_assert_int_eq(jobq_set_workers(q, 3), JOBQ_ECLOSED);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	ck_assert_int_eq(atomic_load(&late.frees) + atomic_load(&late.callbacks), 0);
+}
+END_TEST
+
+START_TEST(shutdown_cancel_ends_queued_runs_tasks)
+{
+	jobq_t *q = make(2, 0, 0);
+	enum { N = 300 };
+	static struct probe p[N];
+	memset(p, 0, sizeof p);
+	_Atomic int tasks = 0;
+	ck_assert_int_eq(jobq_pause(q), 0);
+	for (int i = 0; i < N; i++) {
+		jobq_job_options_t o = probe_opts(&p[i]);
+		o.priority = (jobq_priority_t)(i % 3);
+		ck_assert_int_eq(jobq_submit(q, probe_job, &p[i], &o, NULL), 0);
+		ck_assert_int_eq(jobq_post(q, count_task, &tasks), 0);
+	}
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_CANCEL, 0), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(atomic_load(&p[i].runs), 0);
+		assert_ended_once(&p[i], JOBQ_CANCELLED);
+	}
+	ck_assert_int_eq(atomic_load(&tasks), N);
+	jobq_stats_t s;
+	ck_assert_int_eq(jobq_stats(q, &s), 0);
+	ck_assert_uint_eq(s.cancelled, N);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+START_TEST(shutdown_times_out_then_destroy_cancels)
+{
+	jobq_t *q = make(1, 0, 0);
+	struct latch started;
+	latch_init(&started, 1);
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, until_cancelled, &started, NULL, &id), 0);
+	latch_wait(&started);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 10), JOBQ_ETIMEDOUT);
+	/* destroy escalates to JOBQ_CANCEL, which the job sees and honours. */
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	latch_destroy(&started);
+}
+END_TEST
+
+struct nest {
+	jobq_t *q;
+	_Atomic int child_ran;
+	uint64_t child;
+	int shutdown_rc, destroy_rc;
+};
+
+static jobq_outcome_t child_job(jobq_ctx_t *ctx, void *arg)
+{
+	struct nest *n = arg;
+	atomic_fetch_add(&n->child_ran, 1);
+	(void)ctx;
+	return JOBQ_DONE;
+}
+
+static jobq_outcome_t parent_job(jobq_ctx_t *ctx, void *arg)
+{
+	struct nest *n = arg;
+	n->shutdown_rc = jobq_shutdown(jobq_ctx_executor(ctx), JOBQ_DRAIN, 0);
+	n->destroy_rc = jobq_destroy(jobq_ctx_executor(ctx));
+	return jobq_submit(jobq_ctx_executor(ctx), child_job, n, NULL, &n->child) ? JOBQ_FATAL
+										  : JOBQ_DONE;
+}
+
+START_TEST(inside_a_job)
+{
+	struct nest n = {0};
+	n.q = make(1, 0, 0);
+	uint64_t id;
+	jobq_status_t st;
+	ck_assert_int_eq(jobq_submit(n.q, parent_job, &n, NULL, &id), 0);
+	ck_assert_int_eq(jobq_wait(n.q, id, 0, &st), 0);
+	ck_assert_int_eq(st.state, JOBQ_SUCCEEDED);
+	ck_assert_int_eq(n.shutdown_rc, JOBQ_EDEADLK);
+	ck_assert_int_eq(n.destroy_rc, JOBQ_EDEADLK);
+	ck_assert_int_eq(jobq_wait(n.q, n.child, 0, &st), 0);
+	ck_assert_int_eq(st.state, JOBQ_SUCCEEDED);
+	ck_assert_int_eq(atomic_load(&n.child_ran), 1);
+	ck_assert_int_eq(jobq_destroy(n.q), 0);
+}
+END_TEST
+
+START_TEST(full_ring_fail_and_run)
+{
+	jobq_t *q = make(1, 1, 0);
+	struct probe a = {.outcome = JOBQ_DONE}, b = {.outcome = JOBQ_DONE};
+	ck_assert_int_eq(jobq_pause(q), 0);
+	jobq_job_options_t o = probe_opts(&a);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &a, &o, NULL), 0);
+	o = probe_opts(&b);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &b, &o, NULL), JOBQ_EAGAIN);
+	ck_assert_int_eq(atomic_load(&b.frees), 0);
+	ck_assert_int_eq(jobq_trypost(q, count_task, &b.runs), JOBQ_EAGAIN);
+	ck_assert_int_eq(jobq_post(q, count_task, &b.runs), JOBQ_EAGAIN);
+	/* JOBQ_FULL_RUN: the job runs in this thread before submit returns. */
+	o.full = JOBQ_FULL_RUN;
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, probe_job, &b, &o, &id), 0);
+	assert_ended_once(&b, JOBQ_SUCCEEDED);
+	ck_assert(pthread_equal(b.cb_thread, pthread_self()));
+	jobq_status_t st;
+	ck_assert_int_eq(jobq_status(q, id, &st), 0);
+	ck_assert_int_eq(st.state, JOBQ_SUCCEEDED);
+	/* A blocking submit times out while the pool stays paused. */
+	struct probe c = {.outcome = JOBQ_DONE};
+	o = probe_opts(&c);
+	o.full = JOBQ_FULL_BLOCK;
+	o.block_timeout_ms = 10;
+	ck_assert_int_eq(jobq_submit(q, probe_job, &c, &o, NULL), JOBQ_EAGAIN);
+	ck_assert_int_eq(atomic_load(&c.frees), 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	assert_ended_once(&a, JOBQ_SUCCEEDED);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+struct blocker {
+	jobq_t *q;
+	struct probe p;
+	int rc;
+};
+
+static void *blocking_submitter(void *arg)
+{
+	struct blocker *b = arg;
+	jobq_job_options_t o = probe_opts(&b->p);
+	o.full = JOBQ_FULL_BLOCK;
+	b->rc = jobq_submit(b->q, probe_job, &b->p, &o, NULL);
+	return NULL;
+}
+
+START_TEST(full_ring_block_until_room)
+{
+	jobq_t *q = make(1, 1, 0);
+	struct probe a = {.outcome = JOBQ_DONE};
+	ck_assert_int_eq(jobq_pause(q), 0);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &a, NULL, NULL), 0);
+	struct blocker b = {.q = q, .p = {.outcome = JOBQ_DONE}};
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, blocking_submitter, &b), 0);
+	/* Whether the submitter is already waiting or not, resuming must let it in. */
+	ck_assert_int_eq(jobq_resume(q), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(b.rc, 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	assert_ended_once(&b.p, JOBQ_SUCCEEDED);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+struct inline_parent {
+	pthread_t worker;
+	pthread_t child_threads[3];
+	_Atomic int nchild;
+	int rcs[3];
+};
+
+static jobq_outcome_t inline_child(jobq_ctx_t *ctx, void *arg)
+{
+	struct inline_parent *ip = arg;
+	ip->child_threads[atomic_fetch_add(&ip->nchild, 1)] = pthread_self();
+	(void)ctx;
+	return JOBQ_DONE;
+}
+
+static jobq_outcome_t inline_parent_job(jobq_ctx_t *ctx, void *arg)
+{
+	struct inline_parent *ip = arg;
+	jobq_job_options_t o;
+	jobq_job_options_init(&o);
+	o.full = JOBQ_FULL_BLOCK;
+	ip->worker = pthread_self();
+	/* The only worker is this one: the first child fills the one-slot ring, the next two
+	 * would wait forever, so they run here instead. */
+	for (int i = 0; i < 3; i++)
+		ip->rcs[i] = jobq_submit(jobq_ctx_executor(ctx), inline_child, ip, &o, NULL);
+	return JOBQ_DONE;
+}
+
+START_TEST(block_inside_job_runs_inline)
+{
+	jobq_t *q = make(1, 1, 0);
+	struct inline_parent ip = {0};
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, inline_parent_job, &ip, NULL, &id), 0);
+	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	ck_assert_int_eq(atomic_load(&ip.nchild), 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ip.rcs[i], 0);
+		ck_assert(pthread_equal(ip.child_threads[i], ip.worker));
+	}
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+struct order {
+	_Atomic int n;
+	jobq_priority_t seq[800];
+};
+
+struct order_arg {
+	struct order *o;
+	jobq_priority_t prio;
+};
+
+static jobq_outcome_t record_order(jobq_ctx_t *ctx, void *arg)
+{
+	struct order_arg *a = arg;
+	a->o->seq[atomic_fetch_add(&a->o->n, 1)] = a->prio;
+	(void)ctx;
+	return JOBQ_DONE;
+}
+
+START_TEST(low_priority_never_starves)
+{
+	jobq_t *q = make(1, 1024, 0);
+	static struct order ord;
+	static struct order_arg args[800];
+	memset(&ord, 0, sizeof ord);
+	ck_assert_int_eq(jobq_pause(q), 0);
+	/* 700 high jobs queued before 100 low ones. */
+	for (int i = 0; i < 800; i++) {
+		jobq_job_options_t o;
+		jobq_job_options_init(&o);
+		o.priority = i < 700 ? JOBQ_PRIO_HIGH : JOBQ_PRIO_LOW;
+		args[i] = (struct order_arg){&ord, o.priority};
+		ck_assert_int_eq(jobq_submit(q, record_order, &args[i], &o, NULL), 0);
+	}
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	ck_assert_int_eq(atomic_load(&ord.n), 800);
+	/* Every window of seven picks serves a low job while any is queued. */
+	int low = 0;
+	for (int i = 0; i < 700; i++)
+		low += ord.seq[i] == JOBQ_PRIO_LOW;
+	ck_assert_int_eq(low, 100);
+	int first_low = 0;
+	while (ord.seq[first_low] != JOBQ_PRIO_LOW)
+		first_low++;
+	ck_assert_int_lt(first_low, 7);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+struct meet {
+	pthread_barrier_t all_running;
+};
+
+static jobq_outcome_t meet_job(jobq_ctx_t *ctx, void *arg)
+{
+	struct meet *m = arg;
+	pthread_barrier_wait(&m->all_running);
+	(void)ctx;
+	return JOBQ_DONE;
+}
+
+START_TEST(set_workers_grows_and_shrinks)
+{
+	jobq_t *q = make(1, 0, 0);
+	struct meet m;
+	/* Four jobs that can only finish together prove four workers run at once. */
+	pthread_barrier_init(&m.all_running, NULL, 5);
+	ck_assert_int_eq(jobq_set_workers(q, 4), 0);
+	uint64_t ids[4];
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(jobq_submit(q, meet_job, &m, NULL, &ids[i]), 0);
+	pthread_barrier_wait(&m.all_running);
+	ck_assert_int_eq(jobq_wait_many(q, ids, 4, 0, 0, NULL), 0);
+	jobq_stats_t s;
+	ck_assert_int_eq(jobq_stats(q, &s), 0);
+	ck_assert_uint_eq(s.workers, 4);
+	ck_assert_int_eq(jobq_set_workers(q, 1), 0);
+	ck_assert_int_eq(jobq_stats(q, &s), 0);
+	ck_assert_uint_eq(s.workers, 1);
+	_Atomic int n = 0;
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(jobq_post(q, count_task, &n), 0);
+	ck_assert_int_eq(jobq_set_workers(q, 3), 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	ck_assert_int_eq(atomic_load(&n), 1000);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	pthread_barrier_destroy(&m.all_running);
+}
+END_TEST
+
+START_TEST(executors_are_independent)
+{
+	jobq_t *a = make(1, 0, 0), *b = make(1, 0, 0);
+	ck_assert_int_eq(jobq_pause(a), 0);
+	struct probe pa = {.outcome = JOBQ_DONE}, pb = {.outcome = JOBQ_DONE};
+	uint64_t ida, idb;
+	ck_assert_int_eq(jobq_submit(a, probe_job, &pa, NULL, &ida), 0);
+	ck_assert_int_eq(jobq_submit(b, probe_job, &pb, NULL, &idb), 0);
+	ck_assert_int_eq(jobq_wait(b, idb, 0, NULL), 0);
+	ck_assert_int_eq(atomic_load(&pa.runs), 0);
+	ck_assert_int_eq(jobq_destroy(b), 0);
+	ck_assert_int_eq(jobq_resume(a), 0);
+	ck_assert_int_eq(jobq_wait(a, ida, 0, NULL), 0);
+	ck_assert_int_eq(atomic_load(&pa.runs), 1);
+	ck_assert_int_eq(jobq_destroy(a), 0);
+}
+END_TEST
+
+Suite *suite(void)
+{
+	Suite *s = suite_create("executor");
+	TCase *tc = tcase_create("jobs");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, job_succeeds_with_result_and_progress);
+	tcase_add_test(tc, job_failures);
+	tcase_add_test(tc, callback_and_destructor_once_on_worker);
+	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, cancel_queued_job);
+	tcase_add_test(tc, cancel_running_job);
+	tcase_add_test(tc, wait_many_all_and_any);
+	tcase_add_test(tc, finished_records_are_forgotten);
+	tcase_add_test(tc, posted_tasks_run_once);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lifecycle");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, shutdown_drain_runs_everything);
+	tcase_add_test(tc, shutdown_cancel_ends_queued_runs_tasks);
+	tcase_add_test(tc, shutdown_times_out_then_destroy_cancels);
+	tcase_add_test(tc, inside_a_job);
+	tcase_add_test(tc, full_ring_fail_and_run);
+	tcase_add_test(tc, full_ring_block_until_room);
+	tcase_add_test(tc, block_inside_job_runs_inline);
+	tcase_add_test(tc, low_priority_never_starves);
+	tcase_add_test(tc, set_workers_grows_and_shrinks);
+	tcase_add_test(tc, executors_are_independent);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+JOBQ_TEST_MAIN()
