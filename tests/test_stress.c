@@ -1,0 +1,222 @@
+/*
+ * test_stress.c: many submitters, tracked jobs and fire-and-forget tasks mixed, cancellations,
+ * and a shutdown racing the submits. Every job carries a tag, and at the end every tag must be
+ * accounted for exactly once: rejected by submit (and then nothing of it was called), or ran
+ * once, or was cancelled once; a tracked job's callback and destructor ran exactly once.
+ *
+ * 1,000,000 jobs a run; fewer under the sanitizers, which slow everything down 5-20 times.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobq.h"
+#include "testutil.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define TOTAL 200000
+#elif defined(__SANITIZE_ADDRESS__)
+#define TOTAL 200000
+#else
+#define TOTAL 1000000
+#endif
+#define SUBMITTERS 4
+#define PER_SUBMITTER (TOTAL / SUBMITTERS)
+
+/* What happened to one tag. */
+struct tally {
+	_Atomic unsigned char ran, callbacks, frees, rejected;
+	_Atomic unsigned char final_state;
+	unsigned char tracked;
+};
+
+struct run {
+	jobq_t *q;
+	struct tally *t;
+	_Atomic uint64_t submitted; /* submit calls made, for starting the shutdown mid-way */
+	_Atomic uint64_t *ids;      /* tracked ids, for the canceller */
+	_Atomic int submitters_left;
+	unsigned submitter;
+};
+
+struct sub_arg {
+	struct run *r;
+	unsigned idx;
+};
+
+static void task(void *arg)
+{
+	struct tally *t = arg;
+	atomic_fetch_add_explicit(&t->ran, 1, memory_order_relaxed);
+}
+
+static jobq_outcome_t job(jobq_ctx_t *ctx, void *arg)
+{
+	struct tally *t = arg;
+	atomic_fetch_add_explicit(&t->ran, 1, memory_order_relaxed);
+	/* A mix of outcomes; each still ends exactly once. */
+	uint64_t id = jobq_ctx_id(ctx);
+	return id % 7 == 0 ? JOBQ_FATAL : JOBQ_DONE;
+}
+
+static void done(const jobq_status_t *st, void *data)
+{
+	struct tally *t = data;
+	atomic_store_explicit(&t->final_state, (unsigned char)st->state, memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->callbacks, 1, memory_order_relaxed);
+}
+
+static void destroy_arg(void *arg)
+{
+	struct tally *t = arg;
+	atomic_fetch_add_explicit(&t->frees, 1, memory_order_relaxed);
+}
+
+static void *submitter(void *p)
+{
+	struct sub_arg *a = p;
+	struct run *r = a->r;
+	for (size_t i = 0; i < PER_SUBMITTER; i++) {
+		size_t tag = (size_t)a->idx * PER_SUBMITTER + i;
+		struct tally *t = &r->t[tag];
+		int rc;
+		if (tag % 4 == 0) {
+			jobq_job_options_t o;
+			jobq_job_options_init(&o);
+			o.on_done = done;
+			o.on_done_data = t;
+			o.arg_free = destroy_arg;
+			o.priority = (jobq_priority_t)(tag % 3);
+			t->tracked = 1;
+			uint64_t id;
+			rc = jobq_submit(r->q, job, t, &o, &id);
+			if (rc == 0)
+				atomic_store_explicit(&r->ids[tag / 4], id, memory_order_relaxed);
+		} else {
+			rc = jobq_post(r->q, task, t);
+		}
+		if (rc) {
+			ck_assert_int_eq(rc, JOBQ_ECLOSED);
+			atomic_fetch_add_explicit(&t->rejected, 1, memory_order_relaxed);
+		}
+		atomic_fetch_add_explicit(&r->submitted, 1, memory_order_relaxed);
+	}
+	atomic_fetch_sub(&r->submitters_left, 1);
+	return NULL;
+}
+
+/* Cancels tracked jobs by id while they are being submitted and run. */
+static void *canceller(void *p)
+{
+	struct run *r = p;
+	unsigned seed = 12345;
+	while (atomic_load(&r->submitters_left) > 0) {
+		size_t k = (size_t)rand_r(&seed) % (TOTAL / 4);
+		uint64_t id = atomic_load_explicit(&r->ids[k], memory_order_relaxed);
+		if (id) {
+			int rc = jobq_cancel(r->q, id);
+			ck_assert(rc == 0 || rc == JOBQ_EBUSY || rc == JOBQ_ENOENT);
+		}
+	}
+	return NULL;
+}
+
+static void stress(jobq_shutdown_mode_t mode)
+{
+	struct run r = {0};
+	jobq_options_t o;
+	jobq_options_init(&o);
+	o.workers = 3;
+	o.capacity = 4096;
+	o.full = JOBQ_FULL_BLOCK;
+	ck_assert_int_eq(jobq_create(&r.q, &o), 0);
+	r.t = calloc(TOTAL, sizeof *r.t);
+	r.ids = calloc(TOTAL / 4, sizeof *r.ids);
+	ck_assert(r.t && r.ids);
+	atomic_store(&r.submitters_left, SUBMITTERS);
+
+	pthread_t subs[SUBMITTERS], canc;
+	struct sub_arg args[SUBMITTERS];
+	for (unsigned i = 0; i < SUBMITTERS; i++) {
+		args[i] = (struct sub_arg){&r, i};
+		ck_assert_int_eq(pthread_create(&subs[i], NULL, submitter, &args[i]), 0);
+	}
+	ck_assert_int_eq(pthread_create(&canc, NULL, canceller, &r), 0);
+
+	/* Shut down while the submitters are half-way through. */
+	while (atomic_load(&r.submitted) < TOTAL / 2)
+		sched_yield();
+	ck_assert_int_eq(jobq_shutdown(r.q, mode, 0), 0);
+	for (unsigned i = 0; i < SUBMITTERS; i++)
+		pthread_join(subs[i], NULL);
+	pthread_join(canc, NULL);
+	/* Everything accepted has ended by the time shutdown returned... */
+	jobq_stats_t s;
+	ck_assert_int_eq(jobq_stats(r.q, &s), 0);
+	ck_assert_uint_eq(s.queued, 0);
+	ck_assert_uint_eq(s.running, 0);
+	ck_assert_int_eq(jobq_destroy(r.q), 0);
+
+	/* ... and every tag is accounted for exactly once. */
+	uint64_t cancelled = 0, rejected = 0;
+	for (size_t i = 0; i < TOTAL; i++) {
+		struct tally *t = &r.t[i];
+		unsigned nran = t->ran, ncb = t->callbacks, nfree = t->frees, nrej = t->rejected;
+		if (nrej) {
+			if (nrej != 1 || nran || ncb || nfree)
+				ck_abort_msg("tag %zu: rejected %u ran %u cb %u free %u", i, nrej, nran,
+					     ncb, nfree);
+			rejected++;
+			continue;
+		}
+		if (!t->tracked) {
+			if (nran != 1)
+				ck_abort_msg("task %zu ran %u times", i, nran);
+			continue;
+		}
+		if (ncb != 1 || nfree != 1 || nran > 1)
+			ck_abort_msg("job %zu: ran %u cb %u free %u", i, nran, ncb, nfree);
+		if (t->final_state == JOBQ_CANCELLED) {
+			cancelled++;
+			/* A job may be cancelled while running (it then still ran once). */
+		} else {
+			if (nran != 1 ||
+			    (t->final_state != JOBQ_SUCCEEDED && t->final_state != JOBQ_FAILED))
+				ck_abort_msg("job %zu: state %u ran %u", i, t->final_state, nran);
+		}
+	}
+	ck_assert_uint_gt(rejected, 0);
+	ck_assert_uint_lt(rejected, TOTAL);
+	ck_assert_uint_eq(s.posted + s.submitted + rejected, TOTAL);
+	ck_assert_uint_eq(s.succeeded + s.failed + s.cancelled, s.submitted);
+	ck_assert_uint_eq(s.cancelled, cancelled);
+	free(r.t);
+	free((void *)r.ids);
+}
+
+START_TEST(stress_drain_races_submits)
+{
+	stress(JOBQ_DRAIN);
+}
+END_TEST
+
+START_TEST(stress_cancel_races_submits)
+{
+	stress(JOBQ_CANCEL);
+}
+END_TEST
+
+Suite *suite(void)
+{
+	Suite *s = suite_create("stress");
+	TCase *tc = tcase_create("exactly once");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, stress_drain_races_submits);
+	tcase_add_test(tc, stress_cancel_races_submits);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+JOBQ_TEST_MAIN()
