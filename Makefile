@@ -133,4 +133,7 @@ install: all jobq.pc
 clean:
 	rm -rf build build-* jobq.pc
 
+# Benchmarks (make bench) live in bench/, with their own rules.
+-include bench/bench.mk
+
 -include $(LIB_OBJ:.o=.d)
