@@ -19,8 +19,8 @@
  *   call                               any thread   inside a job of the same executor
  *   jobq_submit, jobq_post, jobq_cancel  yes          yes (never deadlocks: see JOBQ_FULL_BLOCK)
  *   jobq_status, jobq_result, stats      yes          yes
- *   jobq_wait, jobq_wait_many            yes          yes, but waiting for a job that cannot run
- *                                                     until this one returns only times out
+ *   jobq_wait, jobq_wait_many            yes          yes, but a wait for a job that cannot run
+ *                                                     until this one returns ends only by timeout
  *   jobq_pause, jobq_resume, set_workers yes          yes
  *   jobq_shutdown, jobq_destroy          yes          no: JOBQ_EDEADLK
  *   jobq_ctx_*                           only the job's own thread, while its function runs
@@ -76,7 +76,8 @@ JOBQ_API const char *jobq_version_string(void);
 	X(ECLOSED, -4001, "executor is shut down")                                           \
 	X(ECRON, -4002, "invalid cron expression")                                           \
 	X(EZONE, -4003, "unknown or invalid time zone")                                      \
-	X(ENEVER, -4004, "the schedule has no such fire time")
+	X(ENEVER, -4004, "the schedule has no such fire time")                               \
+	X(ETHREAD, -4005, "could not start a worker thread")
 
 enum jobq_errno {
 #define JOBQ_ERR_ENUM_(name, value, msg) JOBQ_##name = (value),
@@ -95,7 +96,7 @@ typedef struct jobq jobq_t;
 
 /* What jobq_submit and jobq_post do when the ring is full. */
 typedef enum jobq_full_policy {
-	JOBQ_FULL_DEFAULT = 0, /* in job options: use the executor's policy */
+	JOBQ_FULL_DEFAULT = 0, /* job options: the executor's policy; executor: JOBQ_FULL_FAIL */
 	JOBQ_FULL_FAIL,        /* return JOBQ_EAGAIN at once */
 	JOBQ_FULL_BLOCK,       /* wait up to the timeout for room, then JOBQ_EAGAIN; from inside
 	                          a job of the same executor this runs the job in the caller, so a
@@ -119,7 +120,7 @@ JOBQ_API void jobq_options_init(jobq_options_t *opts);
 /*
  * Creates an executor and starts its workers. opts may be NULL (defaults). On success *out owns
  * the executor until jobq_destroy. Returns 0, JOBQ_EINVAL (NULL out, capacity over 2^30,
- * workers over 1024, bad policy), JOBQ_ENOMEM, or -errno from pthread_create.
+ * workers over 1024, bad policy), JOBQ_ENOMEM, or JOBQ_ETHREAD (pthread_create failed).
  */
 JOBQ_API int jobq_create(jobq_t **out, const jobq_options_t *opts);
 
@@ -150,7 +151,8 @@ JOBQ_API int jobq_resume(jobq_t *q);
 
 /*
  * Changes the number of worker threads to n (1..1024). Extra workers leave after their current
- * job. Returns 0, JOBQ_EINVAL, JOBQ_ECLOSED, JOBQ_ENOMEM or -errno from pthread_create.
+ * job. Returns 0, JOBQ_EINVAL, JOBQ_ECLOSED, JOBQ_ENOMEM or JOBQ_ETHREAD; on an error the
+ * workers already started stay.
  */
 JOBQ_API int jobq_set_workers(jobq_t *q, unsigned n);
 
@@ -159,7 +161,7 @@ JOBQ_API int jobq_set_workers(jobq_t *q, unsigned n);
 typedef enum jobq_state {
 	JOBQ_SCHEDULED = 1, /* waiting for its run time */
 	JOBQ_QUEUED,        /* in the ring, waiting for a worker */
-	JOBQ_RUNNING,       /* its function is running (or its callback is about to run) */
+	JOBQ_RUNNING,       /* its function is running */
 	JOBQ_SUCCEEDED,     /* terminal */
 	JOBQ_FAILED,        /* terminal */
 	JOBQ_DEAD,          /* terminal: failed for good, in the dead-letter list */
@@ -195,13 +197,14 @@ typedef struct jobq_status {
 	                         JOBQ_EINVAL when its function returned no jobq_outcome_t */
 	unsigned attempt;     /* attempts started so far */
 	int percent;          /* last progress, 0..100, or -1 if none was reported */
-	char progress[48];    /* last progress text (truncated copy) */
+	char progress[40];    /* last progress text (truncated copy) */
 	char name[48];        /* the job's name (truncated copy), "" if none */
 	char error[160];      /* last error message (truncated copy), "" if none */
 	size_t result_len;    /* bytes of result; copy them with jobq_result */
-	int64_t created_ns;   /* CLOCK_REALTIME nanoseconds; 0 if not reached yet */
-	int64_t started_ns;
-	int64_t finished_ns;
+	int64_t created_ns;   /* CLOCK_REALTIME nanoseconds: submitted, */
+	int64_t started_ns;   /* last attempt started (0 if it never ran), */
+	int64_t finished_ns;  /* ended (0 while not ended). The state is terminal as soon as
+	                         the job ends; jobq_wait also waits for its callbacks. */
 } jobq_status_t;
 
 /* Called exactly once when a tracked job ends, with its final status (valid during the call). */
@@ -271,8 +274,8 @@ JOBQ_API int jobq_result(jobq_t *q, uint64_t id, void *buf, size_t cap, size_t *
 JOBQ_API int jobq_wait(jobq_t *q, uint64_t id, unsigned timeout_ms, jobq_status_t *out);
 
 /*
- * Waits for n jobs: all of them (any == 0) or the first to finish (any != 0, its index in
- * *which, which may be NULL). Returns 0, JOBQ_ETIMEDOUT, JOBQ_ENOENT (an unknown id), JOBQ_EINVAL.
+ * Waits for n jobs: all of them (any == 0), or until one has finished (any != 0; the lowest
+ * index of a finished job goes to *which, which may be NULL). Returns 0, JOBQ_ETIMEDOUT, JOBQ_ENOENT (an unknown id), JOBQ_EINVAL.
  */
 JOBQ_API int jobq_wait_many(jobq_t *q, const uint64_t *ids, size_t n, int any,
 			    unsigned timeout_ms, size_t *which);
@@ -301,7 +304,8 @@ typedef struct jobq_stats {
 	uint64_t workers;     /* worker threads */
 	uint64_t retained;    /* finished records kept for polling */
 	uint64_t submitted;   /* tracked jobs accepted, ever */
-	uint64_t posted;      /* fire-and-forget tasks accepted, ever */
+	uint64_t posted;      /* fire-and-forget tasks accepted, ever (exact when no submit
+	                         runs concurrently, else it may include a few tracked jobs) */
 	uint64_t succeeded;
 	uint64_t failed;
 	uint64_t cancelled;

@@ -16,7 +16,8 @@
  *
  * Threads and locks: records are read and written under their shard's mutex (id % 16), except
  * state and cancel, which are atomics. Retention has fin_mu; waiters wait_mu. A thread holds at
- * most one shard mutex; wait_mu may be taken before a shard mutex, fin_mu never with one.
+ * most one shard mutex; wait_mu may be taken before fin_mu or a shard mutex, fin_mu never with
+ * a shard mutex.
  * Callbacks run with no lock held.
  *
  * Not taken: one registry lock (every submit and status would serialise), and records owned by
@@ -377,6 +378,7 @@ static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
 {
 	struct jobq__shard *s = shard_of(r, id);
 	struct jobq__job *j;
+	retain(r, NULL); /* forget what is past its age first, so no caller sees it */
 	pthread_mutex_lock(&s->mu);
 	HASH_FIND(hh, s->table, &id, sizeof id, j);
 	if (!j)
@@ -393,7 +395,6 @@ int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
 {
 	if (!q || !out)
 		return JOBQ_EINVAL;
-	retain(&q->reg, NULL);
 	struct jobq__job *j = find_locked(&q->reg, id);
 	if (!j)
 		return JOBQ_ENOENT;

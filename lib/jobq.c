@@ -66,13 +66,13 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 		opts = &def;
 	}
 	if (!out || opts->workers > JOBQ__MAX_WORKERS || opts->capacity > MAX_CAPACITY ||
-	    !valid_policy(opts->full) || opts->full == JOBQ_FULL_DEFAULT)
+	    !valid_policy(opts->full))
 		return JOBQ_EINVAL;
 
 	jobq_t *q = jobq__aligned_calloc(JOBQ_CACHELINE, sizeof *q);
 	if (!q)
 		return JOBQ_ENOMEM;
-	q->full = opts->full;
+	q->full = opts->full ? opts->full : JOBQ_FULL_FAIL;
 	q->block_timeout_ms = opts->block_timeout_ms;
 	jobq__registry_init(&q->reg, opts->retain_count ? opts->retain_count : DEFAULT_RETAIN_COUNT,
 			    opts->retain_ms ? opts->retain_ms : DEFAULT_RETAIN_MS);
@@ -253,8 +253,10 @@ int jobq_stats(jobq_t *q, jobq_stats_t *out)
 		return JOBQ_EINVAL;
 	struct jobq__pool_stats ps;
 	struct jobq__reg_stats rs;
-	jobq__pool_stats(&q->pool, &ps);
+	/* Registry first: a tracked job is counted there only after its push, so the pushes
+	 * read afterwards are never fewer and posted below cannot wrap. */
 	jobq__registry_stats(&q->reg, &rs);
+	jobq__pool_stats(&q->pool, &ps);
 	memset(out, 0, sizeof *out);
 	out->queued = ps.queued;
 	out->running = ps.running;

@@ -236,7 +236,7 @@ static int spawn(struct jobq__pool *p)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		jobq__free(w);
-		return -rc;
+		return JOBQ_ETHREAD;
 	}
 	p->serial++;
 	w->next = p->workers;

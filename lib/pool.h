@@ -47,7 +47,7 @@ struct jobq__pool {
 	uint64_t done_reaped; /* items run by workers already joined */
 };
 
-/* Starts n workers. Returns 0, JOBQ_ENOMEM or -errno; on error nothing is left to free. */
+/* Starts n workers. Returns 0, JOBQ_ENOMEM or JOBQ_ETHREAD; on error nothing is left to free. */
 int jobq__pool_init(struct jobq__pool *p, unsigned workers, size_t capacity);
 /* Stops and joins every worker and frees the rings. Call only once the pool is drained. */
 void jobq__pool_fini(struct jobq__pool *p);

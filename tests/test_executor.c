@@ -709,6 +709,21 @@ START_TEST(executors_are_independent)
 }
 END_TEST
 
+START_TEST(zeroed_options_mean_defaults)
+{
+	jobq_options_t o = {0};
+	jobq_t *q;
+	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	jobq_job_options_t jo = {0};
+	struct probe p = {.outcome = JOBQ_DONE};
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, probe_job, &p, &jo, &id), 0);
+	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	ck_assert_int_eq(atomic_load(&p.runs), 1);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
 Suite *suite(void)
 {
 	Suite *s = suite_create("executor");
@@ -718,6 +733,7 @@ Suite *suite(void)
 	tcase_add_test(tc, job_failures);
 	tcase_add_test(tc, callback_and_destructor_once_on_worker);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, zeroed_options_mean_defaults);
 	tcase_add_test(tc, cancel_queued_job);
 	tcase_add_test(tc, cancel_running_job);
 	tcase_add_test(tc, wait_many_all_and_any);
