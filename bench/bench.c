@@ -1,0 +1,1043 @@
+/*
+ * bench.c: `make bench`. Compares, on this machine and in one run, jobq (jobq_post, and
+ * jobq_submit with an on_done callback), GLib's GThreadPool, libuv's uv_queue_work and a plain
+ * mutex+condvar pool (mpool.c), plus two floors: a raw futex wake and a cache-line ping-pong.
+ *
+ * Every measurement runs in its own forked child (a fresh heap, fresh threads; libuv reads
+ * UV_THREADPOOL_SIZE once per process), is repeated REPS times, and the median is reported. The
+ * parent never starts a thread. The report goes to stdout and to OUTDIR/report.txt; OUTDIR also
+ * gets the .dat files that bench/plot.gp draws. The last lines are the ratio lines:
+ *   ratio <workload> jobq/<peer> <x.xx>     (> 1: jobq is better, whatever the unit)
+ *
+ * Usage: bench [-o OUTDIR] [-r REPS] [-q]     (-q: quick, a tenth of the work, for a smoke run)
+ *
+ * Benchmarks are not tests: nothing here asserts a timing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <dirent.h>
+#include <glib.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "jobq.h"
+#include "malloc_count.h"
+#include "mpool.h"
+#include "ring.h"
+
+/* ---- Clock, spinning, percentiles ------------------------------------------------------------ */
+
+static inline int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static void sleep_ns(int64_t ns)
+{
+	struct timespec ts = {ns / 1000000000, ns % 1000000000};
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* p50, p99, p99.9 of v[0..n) in microseconds (sorts v). */
+static void percentiles(int64_t *v, size_t n, double out[3])
+{
+	static const double q[3] = {0.50, 0.99, 0.999};
+	qsort(v, n, sizeof *v, cmp_i64);
+	for (int i = 0; i < 3; i++) {
+		size_t k = (size_t)(q[i] * (double)n);
+		out[i] = (double)v[k < n ? k : n - 1] / 1000.0;
+	}
+}
+
+static void die(const char *what, int rc)
+{
+	fprintf(stderr, "bench: %s failed (%d)\n", what, rc);
+	_exit(2);
+}
+
+/* ---- The executors, behind one small interface ----------------------------------------------- */
+
+enum { JOBQ, GLIB, LIBUV, MPOOL, NIMPL };
+static const char *const impl_name[NIMPL] = {"jobq", "gthreadpool", "libuv", "mutexpool"};
+enum { POST, TRACKED };
+
+typedef void (*task_fn)(void *arg);
+
+static task_fn g_job;                   /* what every job runs, in this child */
+static _Atomic uint64_t g_done_count;   /* completion callbacks run */
+
+static void count_done(void)
+{
+	atomic_fetch_add_explicit(&g_done_count, 1, memory_order_relaxed);
+}
+
+/* jobq's tracked job and its on_done. */
+static jobq_outcome_t jq_fn(jobq_ctx_t *ctx, void *arg)
+{
+	g_job(arg);
+	return JOBQ_DONE;
+}
+
+static void jq_done(const jobq_status_t *st, void *data)
+{
+	count_done();
+}
+
+/* GLib and the mutex pool have no completion callback: a tracked job is a heap record that the
+ * worker runs, then calls back, then frees; that is what a user of those pools writes. */
+struct rec {
+	void *arg;
+	void (*done)(void);
+};
+
+static void gl_plain(gpointer data, gpointer user)
+{
+	g_job(data);
+}
+
+static void gl_tracked(gpointer data, gpointer user)
+{
+	struct rec *r = data;
+	g_job(r->arg);
+	r->done();
+	g_free(r);
+}
+
+static void mp_tracked(void *data)
+{
+	struct rec *r = data;
+	g_job(r->arg);
+	r->done();
+	free(r);
+}
+
+/* libuv: the caller owns a uv_work_t per job until its after-work callback has run on the loop
+ * thread; the bench preallocates them (outside the timing) so libuv pays no malloc for them. */
+struct uvw {
+	uv_work_t req;
+	void *arg;
+};
+
+static void uv_work(uv_work_t *req)
+{
+	g_job(((struct uvw *)req)->arg);
+}
+
+static void uv_after(uv_work_t *req, int status)
+{
+	count_done();
+}
+
+struct ex {
+	int impl, mode;
+	jobq_t *q;
+	GThreadPool *gp;
+	struct mpool *mp;
+};
+
+/* One submitting thread's handle: libuv needs a loop per thread. */
+struct sub {
+	struct ex *ex;
+	jobq_job_options_t jo;
+	uv_loop_t loop;
+	struct uvw *w;
+	size_t nw, used;
+};
+
+static void ex_create(struct ex *e, int impl, int mode, unsigned workers, unsigned capacity)
+{
+	memset(e, 0, sizeof *e);
+	e->impl = impl;
+	e->mode = mode;
+	int rc;
+	switch (impl) {
+	case JOBQ: {
+		jobq_options_t o;
+		jobq_options_init(&o);
+		o.workers = workers;
+		o.capacity = capacity;
+		o.full = JOBQ_FULL_BLOCK;
+		if ((rc = jobq_create(&e->q, &o)))
+			die("jobq_create", rc);
+		break;
+	}
+	case GLIB:
+		e->gp = g_thread_pool_new(mode == POST ? gl_plain : gl_tracked, NULL, (gint)workers,
+					  TRUE, NULL);
+		if (!e->gp)
+			die("g_thread_pool_new", 0);
+		break;
+	case LIBUV: {
+		/* Read once per process, at the first uv_queue_work: set it, then start the pool
+		 * with one job on a scratch loop. */
+		char n[16];
+		snprintf(n, sizeof n, "%u", workers);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+		uv_loop_t l;
+		struct uvw w = {.arg = (void *)1};
+		uv_loop_init(&l);
+		uv_queue_work(&l, &w.req, uv_work, NULL);
+		uv_run(&l, UV_RUN_DEFAULT);
+		uv_loop_close(&l);
+		break;
+	}
+	case MPOOL:
+		e->mp = mpool_create(workers);
+		break;
+	}
+}
+
+static void sub_open(struct sub *s, struct ex *e, size_t maxjobs)
+{
+	memset(s, 0, sizeof *s);
+	s->ex = e;
+	jobq_job_options_init(&s->jo);
+	s->jo.on_done = jq_done;
+	if (e->impl == LIBUV) {
+		uv_loop_init(&s->loop);
+		s->nw = maxjobs;
+		s->w = calloc(maxjobs, sizeof *s->w);
+		if (!s->w)
+			die("calloc", 0);
+		memset(s->w, 1, maxjobs * sizeof *s->w); /* touch every page before the timing */
+	}
+}
+
+/* Queues one job; arg is never NULL (GThreadPool refuses NULL data). */
+static inline void sub_push(struct sub *s, void *arg)
+{
+	struct ex *e = s->ex;
+	int rc = 0;
+	struct rec *r;
+	switch (e->impl) {
+	case JOBQ:
+		rc = e->mode == POST ? jobq_post(e->q, g_job, arg)
+				     : jobq_submit(e->q, jq_fn, arg, &s->jo, NULL);
+		if (rc)
+			die("jobq_post/jobq_submit", rc);
+		break;
+	case GLIB:
+		if (e->mode == POST) {
+			g_thread_pool_push(e->gp, arg, NULL);
+		} else {
+			r = g_new(struct rec, 1);
+			r->arg = arg;
+			r->done = count_done;
+			g_thread_pool_push(e->gp, r, NULL);
+		}
+		break;
+	case LIBUV: {
+		if (s->used == s->nw)
+			die("uvw array", 0);
+		struct uvw *w = &s->w[s->used++];
+		w->arg = arg;
+		rc = uv_queue_work(&s->loop, &w->req, uv_work, e->mode == POST ? NULL : uv_after);
+		if (rc)
+			die("uv_queue_work", rc);
+		break;
+	}
+	case MPOOL:
+		if (e->mode == POST) {
+			mpool_post(e->mp, g_job, arg);
+		} else {
+			r = malloc(sizeof *r);
+			r->arg = arg;
+			r->done = count_done;
+			mpool_post(e->mp, mp_tracked, r);
+		}
+		break;
+	}
+}
+
+/* libuv: runs the thread's loop until every after-work callback has run. */
+static void sub_close(struct sub *s)
+{
+	if (s->ex->impl == LIBUV) {
+		uv_run(&s->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&s->loop);
+		free(s->w);
+	}
+}
+
+/* Waits until every job queued so far has run (and its callback with it). */
+static void ex_drain(struct ex *e)
+{
+	int rc;
+	switch (e->impl) {
+	case JOBQ:
+		if ((rc = jobq_shutdown(e->q, JOBQ_DRAIN, 0)))
+			die("jobq_shutdown", rc);
+		break;
+	case GLIB:
+		g_thread_pool_free(e->gp, FALSE, TRUE); /* waits for the queue, joins */
+		e->gp = NULL;
+		break;
+	case LIBUV:
+		break; /* sub_close ran every loop to completion */
+	case MPOOL:
+		mpool_drain(e->mp);
+		break;
+	}
+}
+
+static void ex_destroy(struct ex *e)
+{
+	if (e->q)
+		jobq_destroy(e->q);
+	if (e->gp)
+		g_thread_pool_free(e->gp, FALSE, TRUE);
+	if (e->mp)
+		mpool_destroy(e->mp);
+}
+
+/* ---- Children: one measurement each, results back through a pipe ---------------------------- */
+
+#define NRES 24
+typedef double result_t[NRES];
+
+static void empty_job(void *arg)
+{
+	__asm__ __volatile__("" ::"r"(arg) : "memory");
+}
+
+/* Throughput: S submitters each queue n/S empty jobs as fast as they can; timed from their start
+ * until everything has run. res: [0] jobs/s, [1] CPU seconds per job, [2] allocs per job,
+ * [3] bytes allocated per job. */
+struct tput_thread {
+	pthread_t t;
+	struct ex *ex;
+	size_t n;
+	pthread_barrier_t *ready;
+	_Atomic int *go;
+};
+
+static void *tput_submitter(void *arg)
+{
+	struct tput_thread *a = arg;
+	struct sub s;
+	sub_open(&s, a->ex, a->n);
+	pthread_barrier_wait(a->ready);
+	while (!atomic_load_explicit(a->go, memory_order_acquire))
+		relax();
+	for (size_t i = 0; i < a->n; i++)
+		sub_push(&s, (void *)(uintptr_t)(i + 1));
+	sub_close(&s);
+	return NULL;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned workers, size_t n,
+		       unsigned capacity, int count)
+{
+	struct ex e;
+	g_job = empty_job;
+	ex_create(&e, impl, mode, workers, capacity);
+	/* Warm up: every worker runs once, then the pool goes idle again. */
+	struct sub w;
+	sub_open(&w, &e, 64);
+	for (unsigned i = 0; i < 4 * workers; i++)
+		sub_push(&w, (void *)1);
+	sub_close(&w);
+	sleep_ns(20000000);
+	atomic_store(&g_done_count, 0);
+
+	struct tput_thread th[8];
+	pthread_barrier_t ready;
+	_Atomic int go = 0;
+	pthread_barrier_init(&ready, NULL, subs + 1);
+	for (unsigned i = 0; i < subs; i++) {
+		th[i] = (struct tput_thread){.ex = &e, .n = n / subs, .ready = &ready, .go = &go};
+		pthread_create(&th[i].t, NULL, tput_submitter, &th[i]);
+	}
+	pthread_barrier_wait(&ready);
+	size_t total = n / subs * subs;
+	double c0 = cpu_s();
+	uint64_t a0, b0, a1, b1;
+	bench_alloc_counts(&a0, &b0);
+	bench_count_allocs = count;
+	int64_t t0 = now_ns();
+	atomic_store_explicit(&go, 1, memory_order_release);
+	for (unsigned i = 0; i < subs; i++)
+		pthread_join(th[i].t, NULL);
+	ex_drain(&e);
+	if (mode == TRACKED)
+		while (atomic_load(&g_done_count) < total)
+			relax();
+	int64_t t1 = now_ns();
+	bench_count_allocs = 0;
+	double c1 = cpu_s();
+	bench_alloc_counts(&a1, &b1);
+	ex_destroy(&e);
+	res[0] = (double)total / ((double)(t1 - t0) / 1e9);
+	res[1] = (c1 - c0) / (double)total;
+	res[2] = (double)(a1 - a0) / (double)total;
+	res[3] = (double)(b1 - b0) / (double)total;
+}
+
+/* Latency: one submitter (this thread), one worker, so each has a core of a 2-core machine. */
+static int64_t *g_sub;              /* submit time (awake, parked) or scheduled time (open loop) */
+static int64_t *g_lat;              /* start - g_sub */
+static _Atomic uint64_t g_completed;
+
+static void stamp_job(void *arg)
+{
+	size_t i = (uintptr_t)arg - 1;
+	g_lat[i] = now_ns() - g_sub[i];
+	atomic_fetch_add_explicit(&g_completed, 1, memory_order_release);
+}
+
+static void wait_completed(uint64_t n)
+{
+	while (atomic_load_explicit(&g_completed, memory_order_acquire) < n)
+		relax();
+}
+
+/* res: [0..2] awake, [3..5] parked, [6..8] open 50%, [9..11] open 90% (p50, p99, p99.9 µs),
+ * [12] capacity jobs/s, [13] the 50% rate, [14] the 90% rate. */
+static void child_latency(result_t res, int impl, size_t n_awake, size_t n_parked, size_t n_cap,
+			  double open_s)
+{
+	const size_t max_open = 400000;
+	size_t total = n_awake + n_parked + n_cap + 2 * max_open, k = 0;
+	g_sub = calloc(total, sizeof *g_sub);
+	g_lat = calloc(total, sizeof *g_lat);
+	memset(g_sub, 0, total * sizeof *g_sub);
+	memset(g_lat, 0, total * sizeof *g_lat);
+	g_job = stamp_job;
+	struct ex e;
+	ex_create(&e, impl, POST, 1, 1u << 20);
+	struct sub s;
+	sub_open(&s, &e, total);
+
+	/* Awake: the next job is queued as soon as the previous one started. */
+	for (size_t i = 0; i < n_awake; i++, k++) {
+		g_sub[k] = now_ns();
+		sub_push(&s, (void *)(uintptr_t)(k + 1));
+		wait_completed(k + 1);
+	}
+	percentiles(g_lat + k - n_awake, n_awake, res + 0);
+
+	/* Parked: 200 µs of quiet before each job, far past any spin. */
+	for (size_t i = 0; i < n_parked; i++, k++) {
+		sleep_ns(200000);
+		g_sub[k] = now_ns();
+		sub_push(&s, (void *)(uintptr_t)(k + 1));
+		wait_completed(k + 1);
+	}
+	percentiles(g_lat + k - n_parked, n_parked, res + 3);
+
+	/* Capacity of this configuration with this job, closed loop. */
+	int64_t t0 = now_ns();
+	for (size_t i = 0; i < n_cap; i++, k++) {
+		g_sub[k] = t0;
+		sub_push(&s, (void *)(uintptr_t)(k + 1));
+	}
+	wait_completed(k);
+	double cap = (double)n_cap / ((double)(now_ns() - t0) / 1e9);
+	res[12] = cap;
+	sleep_ns(10000000);
+
+	/* Open loop: arrivals on a fixed timetable; latency from the scheduled time, so a late
+	 * submitter or a backlog counts against the executor (no coordinated omission). */
+	static const double frac[2] = {0.5, 0.9};
+	for (int f = 0; f < 2; f++) {
+		double rate = frac[f] * cap, period = 1e9 / rate;
+		size_t n = (size_t)(rate * open_s);
+		if (n > max_open)
+			n = max_open;
+		if (n < 2000)
+			n = 2000;
+		size_t base = k;
+		int64_t start = now_ns() + 100000;
+		for (size_t i = 0; i < n; i++, k++) {
+			int64_t due = start + (int64_t)((double)i * period);
+			while (now_ns() < due)
+				relax();
+			g_sub[k] = due;
+			sub_push(&s, (void *)(uintptr_t)(k + 1));
+		}
+		wait_completed(k);
+		percentiles(g_lat + base, n, res + 6 + 3 * f);
+		res[13 + f] = rate;
+		sleep_ns(10000000);
+	}
+	sub_close(&s);
+	ex_drain(&e);
+	ex_destroy(&e);
+}
+
+/* Context switches (voluntary + involuntary) of every thread of this process but the caller. */
+static uint64_t ctxsw_others(void)
+{
+	pid_t me = (pid_t)syscall(SYS_gettid);
+	uint64_t sum = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || atoi(de->d_name) == me)
+			continue;
+		char path[300], line[128];
+		snprintf(path, sizeof path, "/proc/self/task/%s/status", de->d_name);
+		FILE *f = fopen(path, "r");
+		while (f && fgets(line, sizeof line, f)) {
+			unsigned long v;
+			if (sscanf(line, "voluntary_ctxt_switches: %lu", &v) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %lu", &v) == 1)
+				sum += v;
+		}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+/* Idle: wake-ups per second of an executor with all-core workers and nothing to do.
+ * res[0] wake-ups/s, [1] bytes of queue per queued job. */
+static void child_idle(result_t res, int impl, unsigned workers, double secs)
+{
+	struct ex e;
+	g_job = empty_job;
+	ex_create(&e, impl, POST, workers, 0);
+	struct sub s;
+	sub_open(&s, &e, 64);
+	for (unsigned i = 0; i < 4 * workers; i++)
+		sub_push(&s, (void *)1);
+	sub_close(&s);
+	sleep_ns(100000000);
+	uint64_t c0 = ctxsw_others();
+	int64_t t0 = now_ns();
+	sleep_ns((int64_t)(secs * 1e9));
+	uint64_t c1 = ctxsw_others();
+	res[0] = (double)(c1 - c0) / ((double)(now_ns() - t0) / 1e9);
+	ex_destroy(&e);
+	switch (impl) {
+	case JOBQ: res[1] = sizeof(struct jobq__slot); break;
+	case GLIB: res[1] = sizeof(GList); break; /* GAsyncQueue: a GQueue of GList nodes */
+	case LIBUV: res[1] = sizeof(struct uvw); break; /* the caller's uv_work_t, intrusive */
+	case MPOOL: res[1] = (double)mpool_item_size(); break;
+	}
+}
+
+/* Floors. res: [0] futex ping-pong round trip µs, [1..3] one-way futex wake of a parked
+ * thread p50/p99/p99.9 µs (measured like the parked case), [4] cache-line round trip µs. */
+static _Atomic uint32_t fx_word;
+static _Atomic uint64_t fx_line;
+static _Atomic int64_t fx_woke;
+static size_t fx_iters;
+
+static long futex(_Atomic uint32_t *w, int op, uint32_t val)
+{
+	return syscall(SYS_futex, w, op, val, NULL, NULL, 0);
+}
+
+static void *fx_pong(void *arg)
+{
+	for (size_t i = 0; i < fx_iters; i++) {
+		while (atomic_load(&fx_word) == 0)
+			futex(&fx_word, FUTEX_WAIT_PRIVATE, 0);
+		atomic_store(&fx_word, 0);
+		futex(&fx_word, FUTEX_WAKE_PRIVATE, 1);
+	}
+	return NULL;
+}
+
+static void *fx_parked(void *arg)
+{
+	for (size_t i = 0; i < fx_iters; i++) {
+		uint32_t v;
+		while ((v = atomic_load(&fx_word)) != (uint32_t)(2 * i + 1))
+			futex(&fx_word, FUTEX_WAIT_PRIVATE, v);
+		atomic_store(&fx_woke, now_ns());
+	}
+	return NULL;
+}
+
+static void *line_pong(void *arg)
+{
+	for (uint64_t i = 0; i < fx_iters; i++) {
+		while (atomic_load_explicit(&fx_line, memory_order_acquire) != 2 * i + 1)
+			relax();
+		atomic_store_explicit(&fx_line, 2 * i + 2, memory_order_release);
+	}
+	return NULL;
+}
+
+static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_line)
+{
+	pthread_t t;
+	/* Futex round trip: each side sleeps in FUTEX_WAIT until the other wakes it. */
+	fx_iters = n_rtt;
+	atomic_store(&fx_word, 0);
+	pthread_create(&t, NULL, fx_pong, NULL);
+	int64_t t0 = now_ns();
+	for (size_t i = 0; i < n_rtt; i++) {
+		atomic_store(&fx_word, 1);
+		futex(&fx_word, FUTEX_WAKE_PRIVATE, 1);
+		while (atomic_load(&fx_word) == 1)
+			futex(&fx_word, FUTEX_WAIT_PRIVATE, 1);
+	}
+	res[0] = (double)(now_ns() - t0) / (double)n_rtt / 1000.0;
+	pthread_join(t, NULL);
+
+	/* One-way wake of a thread parked in FUTEX_WAIT, after the same 200 µs of quiet. */
+	fx_iters = n_parked;
+	atomic_store(&fx_word, 0);
+	int64_t *lat = calloc(n_parked, sizeof *lat);
+	pthread_create(&t, NULL, fx_parked, NULL);
+	for (size_t i = 0; i < n_parked; i++) {
+		atomic_store(&fx_woke, 0);
+		sleep_ns(200000);
+		int64_t s = now_ns();
+		atomic_store(&fx_word, 2 * (uint32_t)i + 1);
+		futex(&fx_word, FUTEX_WAKE_PRIVATE, 1);
+		int64_t w;
+		while ((w = atomic_load(&fx_woke)) == 0)
+			relax();
+		lat[i] = w - s;
+	}
+	pthread_join(t, NULL);
+	percentiles(lat, n_parked, res + 1);
+	free(lat);
+
+	/* Cache-line ping-pong: one 64-bit word bounced between two spinning threads. */
+	fx_iters = n_line;
+	atomic_store(&fx_line, 0);
+	pthread_create(&t, NULL, line_pong, NULL);
+	t0 = now_ns();
+	for (uint64_t i = 0; i < n_line; i++) {
+		atomic_store_explicit(&fx_line, 2 * i + 1, memory_order_release);
+		while (atomic_load_explicit(&fx_line, memory_order_acquire) != 2 * i + 2)
+			relax();
+	}
+	res[4] = (double)(now_ns() - t0) / (double)n_line / 1000.0;
+	pthread_join(t, NULL);
+}
+
+/* ---- The parent: runs the children, takes medians, prints and writes the report -------------- */
+
+enum { K_TPUT, K_LAT, K_IDLE, K_FLOORS };
+
+struct spec {
+	int kind, impl, mode, count;
+	unsigned subs, workers, capacity;
+	size_t n;
+};
+
+static int quick;
+
+static void child(const struct spec *sp, result_t res)
+{
+	switch (sp->kind) {
+	case K_TPUT:
+		child_tput(res, sp->impl, sp->mode, sp->subs, sp->workers, sp->n, sp->capacity,
+			   sp->count);
+		break;
+	case K_LAT:
+		child_latency(res, sp->impl, quick ? 2000 : 20000, quick ? 300 : 2500,
+			      quick ? 20000 : 100000, quick ? 0.03 : 0.15);
+		break;
+	case K_IDLE:
+		child_idle(res, sp->impl, sp->workers, quick ? 0.2 : 1.0);
+		break;
+	case K_FLOORS:
+		child_floors(res, quick ? 2000 : 20000, quick ? 300 : 2500, quick ? 50000 : 500000);
+		break;
+	}
+}
+
+/* Runs one measurement in a fresh child process. */
+static void run_once(const struct spec *sp, result_t res)
+{
+	int fd[2];
+	if (pipe(fd))
+		die("pipe", errno);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork", errno);
+	if (pid == 0) {
+		close(fd[0]);
+		result_t r = {0};
+		child(sp, r);
+		ssize_t w = write(fd[1], r, sizeof r);
+		_exit(w == (ssize_t)sizeof r ? 0 : 3);
+	}
+	close(fd[1]);
+	size_t got = 0;
+	while (got < sizeof(result_t)) {
+		ssize_t r = read(fd[0], (char *)res + got, sizeof(result_t) - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	if (got != sizeof(result_t) || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("a benchmark child", WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Runs it reps times; res gets the median of each figure. */
+static void run_median(const struct spec *sp, int reps, result_t res)
+{
+	result_t all[9];
+	for (int r = 0; r < reps; r++)
+		run_once(sp, all[r]);
+	for (int i = 0; i < NRES; i++) {
+		double v[9];
+		for (int r = 0; r < reps; r++)
+			v[r] = all[r][i];
+		qsort(v, (size_t)reps, sizeof *v, cmp_d);
+		res[i] = v[reps / 2];
+	}
+}
+
+static FILE *report;
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (report) {
+		va_start(ap, fmt);
+		vfprintf(report, fmt, ap);
+		va_end(ap);
+	}
+}
+
+static FILE *dat(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		die(path, errno);
+	return f;
+}
+
+static void cpu_model(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "unknown CPU");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f)) {
+		char *c = strchr(line, ':');
+		if (!strncmp(line, "model name", 10) && c) {
+			snprintf(buf, cap, "%s", c + 2);
+			buf[strcspn(buf, "\n")] = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+#define MAXW 2
+static const unsigned subs_list[3] = {1, 2, 4};
+static const char *const mode_name[2] = {"post", "tracked"};
+
+int main(int argc, char **argv)
+{
+	const char *outdir = ".";
+	int reps = 3, opt;
+	while ((opt = getopt(argc, argv, "o:r:q")) != -1) {
+		if (opt == 'o')
+			outdir = optarg;
+		else if (opt == 'r')
+			reps = atoi(optarg);
+		else if (opt == 'q')
+			quick = 1;
+		else {
+			fprintf(stderr, "usage: bench [-o OUTDIR] [-r REPS] [-q]\n");
+			return 2;
+		}
+	}
+	if (reps < 1 || reps > 9)
+		reps = 3;
+	char path[512];
+	snprintf(path, sizeof path, "%s/report.txt", outdir);
+	report = fopen(path, "w");
+
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned wl[MAXW] = {1, ncpu > 1 ? (unsigned)ncpu : 1};
+	int nw = ncpu > 1 ? 2 : 1, wall = nw - 1; /* index of the all-core worker count */
+	size_t ntput = quick ? 30000 : 200000;
+	int64_t tstart = now_ns();
+
+	/* Throughput. */
+	static result_t tput[NIMPL][2][3][MAXW];
+	for (int m = 0; m < 2; m++)
+		for (int si = 0; si < 3; si++)
+			for (int wi = 0; wi < nw; wi++)
+				for (int im = 0; im < NIMPL; im++) {
+					struct spec sp = {K_TPUT, im, m, 0, subs_list[si], wl[wi],
+							  1u << 19, ntput};
+					fprintf(stderr, "bench: throughput %-7s S=%u W=%u %s\n",
+						mode_name[m], sp.subs, sp.workers, impl_name[im]);
+					run_median(&sp, reps, tput[im][m][si][wi]);
+				}
+	/* The same with the default ring (65536 slots) and JOBQ_FULL_BLOCK: back-pressure. */
+	result_t bp[2];
+	for (int m = 0; m < 2; m++) {
+		struct spec sp = {K_TPUT, JOBQ, m, 0, 1, wl[wall], 0, ntput};
+		fprintf(stderr, "bench: throughput %s, default capacity, jobq\n", mode_name[m]);
+		run_median(&sp, reps, bp[m]);
+	}
+	/* Allocations, counted in one more run each (counting is off in the timed runs). */
+	static result_t allocs[NIMPL][2];
+	for (int m = 0; m < 2; m++)
+		for (int im = 0; im < NIMPL; im++) {
+			struct spec sp = {K_TPUT, im, m, 1, 1, wl[wall], 1u << 19, ntput / 4};
+			fprintf(stderr, "bench: allocations %s %s\n", mode_name[m], impl_name[im]);
+			run_once(&sp, allocs[im][m]);
+		}
+	/* Latency. */
+	static result_t lat[NIMPL];
+	for (int im = 0; im < NIMPL; im++) {
+		struct spec sp = {K_LAT, im, POST, 0, 1, 1, 0, 0};
+		fprintf(stderr, "bench: latency %s\n", impl_name[im]);
+		run_median(&sp, reps, lat[im]);
+	}
+	/* Idle and memory. */
+	static result_t idle[NIMPL];
+	for (int im = 0; im < NIMPL; im++) {
+		struct spec sp = {K_IDLE, im, POST, 0, 1, wl[wall], 0, 0};
+		fprintf(stderr, "bench: idle %s\n", impl_name[im]);
+		run_once(&sp, idle[im]);
+	}
+	/* Floors. */
+	result_t fl;
+	{
+		struct spec sp = {K_FLOORS, 0, 0, 0, 0, 0, 0, 0};
+		fprintf(stderr, "bench: floors\n");
+		run_median(&sp, reps, fl);
+	}
+	double elapsed = (double)(now_ns() - tstart) / 1e9;
+
+	/* ---- Report ---- */
+	char model[128];
+	struct utsname un;
+	uname(&un);
+	cpu_model(model, sizeof model);
+	out("jobq %s benchmark: %s, %ld cores, Linux %s; GLib %u.%u.%u, libuv %s\n",
+	    jobq_version_string(), model, ncpu, un.release, glib_major_version, glib_minor_version,
+	    glib_micro_version, uv_version_string());
+	out("median of %d runs each; %zu empty jobs per throughput run; measured in %.0f s%s\n\n",
+	    reps, ntput, elapsed, quick ? " (QUICK: smoke run, figures not meaningful)" : "");
+
+	out("THROUGHPUT, empty jobs, million jobs/s (higher is better); S submitters, W workers\n");
+	out("%-28s %2s %2s %9s %12s %9s %10s\n", "workload", "S", "W", impl_name[0], impl_name[1],
+	    impl_name[2], impl_name[3]);
+	for (int m = 0; m < 2; m++)
+		for (int si = 0; si < 3; si++)
+			for (int wi = 0; wi < nw; wi++) {
+				out("%-28s %2u %2u", m == POST ? "fire-and-forget (post)"
+							       : "tracked + on_done callback",
+				    subs_list[si], wl[wi]);
+				for (int im = 0; im < NIMPL; im++)
+					out(" %*.2f", im == 1 ? 12 : im == 3 ? 10 : 9,
+					    tput[im][m][si][wi][0] / 1e6);
+				out("\n");
+			}
+	for (int m = 0; m < 2; m++)
+		out("%-28s %2u %2u %9.2f   (jobq, default 65536-slot ring, JOBQ_FULL_BLOCK)\n",
+		    m == POST ? "fire-and-forget (post)" : "tracked + on_done callback", 1, wl[wall],
+		    bp[m][0] / 1e6);
+
+	out("\nLATENCY submit-to-start, µs, p50 / p99 / p99.9 (lower is better); 1 submitter, 1 worker\n");
+	out("%-26s", "scenario");
+	for (int im = 0; im < NIMPL; im++)
+		out(" %21s", impl_name[im]);
+	out("\n");
+	static const char *const scen[4] = {"worker awake (spinning)", "all workers parked",
+					    "open loop 50% of capacity", "open loop 90% of capacity"};
+	for (int sc = 0; sc < 4; sc++) {
+		out("%-26s", scen[sc]);
+		for (int im = 0; im < NIMPL; im++) {
+			char cell[64];
+			snprintf(cell, sizeof cell, "%.2f/%.2f/%.1f", lat[im][3 * sc],
+				 lat[im][3 * sc + 1], lat[im][3 * sc + 2]);
+			out(" %21s", cell);
+		}
+		out("\n");
+	}
+	out("%-26s", "capacity (Mjobs/s)");
+	for (int im = 0; im < NIMPL; im++)
+		out(" %21.2f", lat[im][12] / 1e6);
+	out("\n  (open-loop rates are 50%% and 90%% of each executor's own capacity, closed loop with\n"
+	    "   the same timestamping job; latency is measured from the scheduled arrival time)\n");
+
+	out("\nCOST (lower is better); 1 submitter, %u workers\n", wl[wall]);
+	out("%-36s %9s %12s %9s %10s\n", "figure", impl_name[0], impl_name[1], impl_name[2],
+	    impl_name[3]);
+	struct {
+		const char *name;
+		int m, idx;
+		double scale;
+		int prec;
+	} rows[] = {
+		{"CPU µs per job, post", POST, 1, 1e6, 3},
+		{"CPU µs per job, tracked", TRACKED, 1, 1e6, 3},
+		{"allocations per job, post", POST, 2, 1, 3},
+		{"allocations per job, tracked", TRACKED, 2, 1, 3},
+		{"bytes allocated per job, post", POST, 3, 1, 1},
+		{"bytes allocated per job, tracked", TRACKED, 3, 1, 1},
+	};
+	for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+		out("%-36s", rows[r].name);
+		for (int im = 0; im < NIMPL; im++) {
+			char cell[32];
+			double v = rows[r].idx == 1 ? tput[im][rows[r].m][0][wall][1]
+						    : allocs[im][rows[r].m][rows[r].idx];
+			snprintf(cell, sizeof cell, "%.*f", rows[r].prec, v * rows[r].scale);
+			out(" %*s", im == 1 ? 12 : im == 3 ? 10 : 9, cell);
+		}
+		out("\n");
+	}
+	out("%-36s", "bytes of queue per queued job");
+	for (int im = 0; im < NIMPL; im++)
+		out(" %*.0f", im == 1 ? 12 : im == 3 ? 10 : 9, idle[im][1]);
+	out("\n%-36s", "idle wake-ups per second");
+	for (int im = 0; im < NIMPL; im++)
+		out(" %*.1f", im == 1 ? 12 : im == 3 ? 10 : 9, idle[im][0]);
+	out("\n\nFLOORS on this machine\n");
+	out("futex wake round trip (ping-pong)        %.2f µs\n", fl[0]);
+	out("futex wake of a parked thread, one way   %.2f / %.2f / %.1f µs (p50/p99/p99.9)\n",
+	    fl[1], fl[2], fl[3]);
+	out("cache-line ping-pong round trip          %.3f µs\n", fl[4]);
+
+	/* Targets of DESIGN.md. */
+	double pf = tput[JOBQ][POST][0][wall][0], tf = tput[JOBQ][TRACKED][0][wall][0];
+	double r_pg = pf / tput[GLIB][POST][0][wall][0], r_pu = pf / tput[LIBUV][POST][0][wall][0];
+	double r_tg = tf / tput[GLIB][TRACKED][0][wall][0];
+	double r_tu = tf / tput[LIBUV][TRACKED][0][wall][0];
+	out("\nTARGETS (DESIGN.md)\n");
+#define TARGET(ok, ...)                                   \
+	do {                                              \
+		out("%-7s ", (ok) ? "MET" : "MISSED");    \
+		out(__VA_ARGS__);                         \
+		out("\n");                                \
+	} while (0)
+	TARGET(r_pg >= 4 && r_pu >= 4,
+	       "fire-and-forget >= 4x: %.2fx GThreadPool, %.2fx libuv (S=1, W=%u)", r_pg, r_pu,
+	       wl[wall]);
+	TARGET(r_tg >= 2 && r_tu >= 2, "tracked + callback >= 2x: %.2fx GThreadPool, %.2fx libuv",
+	       r_tg, r_tu);
+	TARGET(lat[JOBQ][0] < 1.0, "awake p50 < 1 µs: %.2f µs", lat[JOBQ][0]);
+	TARGET(lat[JOBQ][3] - fl[1] <= 2.0,
+	       "parked p50 within 2 µs of the futex floor: %.2f µs vs %.2f µs (+%.2f)", lat[JOBQ][3],
+	       fl[1], lat[JOBQ][3] - fl[1]);
+	TARGET(allocs[JOBQ][POST][2] == 0, "no allocation on the fire-and-forget path: %.4f per job",
+	       allocs[JOBQ][POST][2]);
+	TARGET(idle[JOBQ][1] <= 32, "at most 32 bytes of ring per queued job: %.0f bytes",
+	       idle[JOBQ][1]);
+	TARGET(idle[JOBQ][0] < 0.5, "no idle wake-ups: %.1f per second", idle[JOBQ][0]);
+
+	/* Chart data. */
+	for (int m = 0; m < 2; m++)
+		for (int wi = 0; wi < nw; wi++) {
+			char name[64];
+			snprintf(name, sizeof name, "tput_%s_w%d.dat", mode_name[m], wi);
+			FILE *f = dat(outdir, name);
+			fprintf(f, "S jobq gthreadpool libuv mutexpool\n");
+			for (int si = 0; si < 3; si++) {
+				fprintf(f, "%u", subs_list[si]);
+				for (int im = 0; im < NIMPL; im++)
+					fprintf(f, " %.4f", tput[im][m][si][wi][0] / 1e6);
+				fprintf(f, "\n");
+			}
+			fclose(f);
+		}
+	static const char *const scen_file[4] = {"awake", "parked", "open50", "open90"};
+	static const char *const pname[3] = {"p50", "p99", "p99.9"};
+	for (int sc = 0; sc < 4; sc++) {
+		char name[64];
+		snprintf(name, sizeof name, "lat_%s.dat", scen_file[sc]);
+		FILE *f = dat(outdir, name);
+		fprintf(f, "pct jobq gthreadpool libuv mutexpool futex-floor\n");
+		for (int p = 0; p < 3; p++) {
+			fprintf(f, "%s", pname[p]);
+			for (int im = 0; im < NIMPL; im++)
+				fprintf(f, " %.3f", lat[im][3 * sc + p]);
+			fprintf(f, " %.3f\n", sc == 1 ? fl[1 + p] : 0.0);
+		}
+		fclose(f);
+	}
+	FILE *f = dat(outdir, "workers.txt");
+	fprintf(f, "%u\n", wl[wall]);
+	fclose(f);
+
+	/* Ratio lines, last: > 1 means jobq is better (throughput jobq/peer; latency and cost
+	 * peer/jobq). */
+	out("\nRATIOS: > 1.00 means jobq is better (throughput: jobq/peer; latency, CPU: peer/jobq)\n");
+	for (int m = 0; m < 2; m++)
+		for (int si = 0; si < 3; si++)
+			for (int im = 1; im < NIMPL; im++)
+				out("ratio tput-%s-s%u-w%u jobq/%s %.2f\n", mode_name[m], subs_list[si],
+				    wl[wall], impl_name[im],
+				    tput[JOBQ][m][si][wall][0] / tput[im][m][si][wall][0]);
+	static const struct {
+		const char *name;
+		int idx;
+	} lr[] = {{"lat-awake-p50", 0}, {"lat-awake-p99", 1}, {"lat-parked-p50", 3},
+		  {"lat-parked-p99", 4}, {"lat-open50-p99", 7}, {"lat-open90-p50", 9},
+		  {"lat-open90-p99", 10}, {"lat-open90-p99.9", 11}};
+	for (size_t r = 0; r < sizeof lr / sizeof lr[0]; r++)
+		for (int im = 1; im < NIMPL; im++)
+			out("ratio %s jobq/%s %.2f\n", lr[r].name, impl_name[im],
+			    lat[im][lr[r].idx] / lat[JOBQ][lr[r].idx]);
+	for (int m = 0; m < 2; m++)
+		for (int im = 1; im < NIMPL; im++)
+			out("ratio cpu-per-job-%s jobq/%s %.2f\n", mode_name[m], impl_name[im],
+			    tput[im][m][0][wall][1] / tput[JOBQ][m][0][wall][1]);
+	if (report)
+		fclose(report);
+	return 0;
+}
