@@ -104,6 +104,28 @@ typedef enum jobq_full_policy {
 	JOBQ_FULL_RUN          /* run the job in the calling thread */
 } jobq_full_policy_t;
 
+/*
+ * Exponential backoff with full jitter: the retry after failed attempt n waits a random time in
+ * [0, min(cap_ms, base_ms * factor^(n-1))] (AWS's "full jitter"). Zero fields mean the defaults
+ * (in job options: the executor's).
+ */
+typedef struct jobq_backoff {
+	unsigned base_ms; /* default 1000 */
+	unsigned cap_ms;  /* default 300000 (5 minutes) */
+	double factor;    /* default 2.0; at least 1 */
+} jobq_backoff_t;
+
+/*
+ * A clock for the timer: nanoseconds on CLOCK_MONOTONIC (realtime == 0) or CLOCK_REALTIME
+ * (realtime != 0). Called from any of the executor's threads and from callers; must be
+ * thread-safe. With a custom clock the timer never sleeps on real time: it acts when
+ * jobq_clock_advanced() says the clock moved (tests drive delays and retries this way).
+ */
+typedef int64_t (*jobq_clock_fn)(int realtime, void *data);
+
+typedef struct jobq_status jobq_status_t;
+typedef void (*jobq_done_fn)(const jobq_status_t *status, void *data);
+
 typedef struct jobq_options {
 	unsigned workers;          /* worker threads; 0 = online CPUs */
 	unsigned capacity;         /* ring slots per priority, rounded up to a power of two;
@@ -112,6 +134,15 @@ typedef struct jobq_options {
 	unsigned block_timeout_ms; /* for JOBQ_FULL_BLOCK; 0 = wait without limit */
 	unsigned retain_count;     /* finished records kept at most; 0 = 10000 */
 	unsigned retain_ms;        /* finished records kept at most this long; 0 = 60000 */
+	unsigned max_attempts;     /* default for jobs; 0 = 3 */
+	jobq_backoff_t backoff;    /* default for jobs */
+	unsigned dead_max;         /* dead-letter list bound; 0 = 1000; the oldest are dropped */
+	jobq_done_fn on_dead;      /* called once when a job dies (after its own callback) */
+	void *on_dead_data;
+	unsigned key_window_ms;    /* an idempotency key stays taken this long after its job
+	                              ends; 0 = 60000 */
+	jobq_clock_fn clock;       /* NULL = the system clocks */
+	void *clock_data;
 } jobq_options_t;
 
 /* Fills *opts with the defaults. */
@@ -159,12 +190,13 @@ JOBQ_API int jobq_set_workers(jobq_t *q, unsigned n);
 /* ---- Jobs ----------------------------------------------------------------------------------- */
 
 typedef enum jobq_state {
-	JOBQ_SCHEDULED = 1, /* waiting for its run time */
+	JOBQ_SCHEDULED = 1, /* waiting for its run time (a delay, or the backoff of a retry) */
 	JOBQ_QUEUED,        /* in the ring, waiting for a worker */
 	JOBQ_RUNNING,       /* its function is running */
+	JOBQ_FAILED,        /* an attempt failed and a retry is being scheduled (passing) */
 	JOBQ_SUCCEEDED,     /* terminal */
-	JOBQ_FAILED,        /* terminal */
-	JOBQ_DEAD,          /* terminal: failed for good, in the dead-letter list */
+	JOBQ_DEAD,          /* terminal: failed for good; in the dead-letter list until purged,
+	                       dropped or requeued */
 	JOBQ_CANCELLED      /* terminal */
 } jobq_state_t;
 
@@ -180,8 +212,8 @@ typedef enum jobq_priority {
 /* What a job function returns. */
 typedef enum jobq_outcome {
 	JOBQ_DONE = 0,  /* success */
-	JOBQ_RETRY = 1, /* a failure worth retrying (until retries exist, the same as JOBQ_FATAL) */
-	JOBQ_FATAL = 2  /* a permanent failure */
+	JOBQ_RETRY = 1, /* a failure worth retrying: again after a backoff, while attempts remain */
+	JOBQ_FATAL = 2  /* a permanent failure: the job dies at once */
 } jobq_outcome_t;
 
 /* The job's view of itself; valid only on the job's thread while its function runs. */
@@ -190,12 +222,14 @@ typedef struct jobq_ctx jobq_ctx_t;
 /* A tracked job. Runs on a worker thread (or the submitter's, with JOBQ_FULL_RUN). */
 typedef jobq_outcome_t (*jobq_fn)(jobq_ctx_t *ctx, void *arg);
 
-typedef struct jobq_status {
+struct jobq_status {
 	uint64_t id;
 	jobq_state_t state;
-	int code;             /* 0, or why it ended badly: JOBQ_ECANCELED when cancelled,
-	                         JOBQ_EINVAL when its function returned no jobq_outcome_t */
+	int code;             /* 0, or why its last attempt went wrong: JOBQ_ECANCELED when
+	                         cancelled, JOBQ_ETIMEDOUT past its timeout, JOBQ_EINVAL when its
+	                         function returned no jobq_outcome_t */
 	unsigned attempt;     /* attempts started so far */
+	unsigned max_attempts;
 	int percent;          /* last progress, 0..100, or -1 if none was reported */
 	char progress[40];    /* last progress text (truncated copy) */
 	char name[48];        /* the job's name (truncated copy), "" if none */
@@ -205,10 +239,11 @@ typedef struct jobq_status {
 	int64_t started_ns;   /* last attempt started (0 if it never ran), */
 	int64_t finished_ns;  /* ended (0 while not ended). The state is terminal as soon as
 	                         the job ends; jobq_wait also waits for its callbacks. */
-} jobq_status_t;
+	int64_t next_run_ns;  /* when a SCHEDULED job is due (CLOCK_REALTIME), else 0 */
+};
 
-/* Called exactly once when a tracked job ends, with its final status (valid during the call). */
-typedef void (*jobq_done_fn)(const jobq_status_t *status, void *data);
+/* jobq_done_fn (above) is called exactly once when a tracked job ends, with its final status
+ * (valid during the call only). */
 /* Frees a job's argument; called exactly once, after the completion callback. */
 typedef void (*jobq_free_fn)(void *arg);
 
@@ -220,17 +255,32 @@ typedef struct jobq_job_options {
 	jobq_free_fn arg_free;     /* argument destructor, or NULL */
 	jobq_full_policy_t full;   /* default: the executor's */
 	unsigned block_timeout_ms; /* for JOBQ_FULL_BLOCK; 0 = the executor's */
+	unsigned delay_ms;         /* first run no sooner than this (CLOCK_MONOTONIC) */
+	int64_t run_at_ns;         /* or no sooner than this CLOCK_REALTIME time (0 = none); follows
+	                              wall-clock steps. The later of the two wins. */
+	unsigned max_attempts;     /* 0 = the executor's; 1 = no retries */
+	jobq_backoff_t backoff;    /* zero fields = the executor's */
+	unsigned timeout_ms;       /* soft timeout per attempt, 0 = none: past it,
+	                              jobq_ctx_cancelled() returns JOBQ_ETIMEDOUT */
+	int retry_timeouts;        /* nonzero: an attempt that fails past its timeout is retried;
+	                              zero: it kills the job */
+	const char *key;           /* idempotency key (copied), or NULL: while a job with this key
+	                              is live, or ended within key_window_ms, jobq_submit returns
+	                              JOBQ_EEXIST and that job's id, and runs nothing */
 } jobq_job_options_t;
 
 /* Fills *opts with the defaults. */
 JOBQ_API void jobq_job_options_init(jobq_job_options_t *opts);
 
 /*
- * Submits a tracked job: fn(ctx, arg) will run once on a worker. opts may be NULL. On success
- * returns 0 and stores the new id in *id (id may be NULL); from then on the executor owns arg
- * if opts->arg_free is set, and on_done and arg_free each run exactly once, whatever happens.
+ * Submits a tracked job: fn(ctx, arg) runs on a worker, after its delay if it has one, and again
+ * after a backoff each time it returns JOBQ_RETRY while attempts remain. opts may be NULL. On
+ * success returns 0 and stores the new id in *id (id may be NULL); from then on the executor
+ * owns arg if opts->arg_free is set, and on_done and arg_free each run exactly once, whatever
+ * happens (for a dead job, arg_free runs when it leaves the dead-letter list).
  * Returns JOBQ_EINVAL (NULL q or fn, bad option), JOBQ_ENOMEM, JOBQ_EAGAIN (ring full),
- * JOBQ_ECLOSED, and then nothing was taken and nothing will run.
+ * JOBQ_ECLOSED, and then nothing was taken and nothing will run; or JOBQ_EEXIST with the live
+ * job's id in *id when opts->key is taken, and then too nothing was taken.
  * Any thread, inside jobs too.
  */
 JOBQ_API int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts,
@@ -248,8 +298,8 @@ JOBQ_API int jobq_post(jobq_t *q, jobq_task_fn fn, void *arg);
 JOBQ_API int jobq_trypost(jobq_t *q, jobq_task_fn fn, void *arg);
 
 /*
- * Cancels a job. A queued job ends JOBQ_CANCELLED before this returns; its callback and
- * destructor run in this thread. A running job only sees jobq_ctx_cancelled() turn true.
+ * Cancels a job. A queued or scheduled job ends JOBQ_CANCELLED before this returns; its callback
+ * and destructor run in this thread. A running job only sees jobq_ctx_cancelled() turn true.
  * Returns 0, JOBQ_ENOENT (unknown or forgotten id), JOBQ_EBUSY (already finished).
  */
 JOBQ_API int jobq_cancel(jobq_t *q, uint64_t id);
@@ -295,6 +345,33 @@ JOBQ_API int jobq_ctx_progress(jobq_ctx_t *ctx, int percent, const char *text);
 JOBQ_API int jobq_ctx_set_result(jobq_ctx_t *ctx, const void *data, size_t len);
 /* Sets the error message (printf format), shown in the status. */
 JOBQ_API int jobq_ctx_set_error(jobq_ctx_t *ctx, const char *fmt, ...) JOBQ_PRINTF(2, 3);
+/* If this attempt returns JOBQ_RETRY, retry after exactly ms instead of the backoff. */
+JOBQ_API int jobq_ctx_retry_after(jobq_ctx_t *ctx, unsigned ms);
+
+/* ---- Dead letters and time ------------------------------------------------------------------ */
+
+/*
+ * Copies snapshots of up to cap dead jobs, oldest first, into out, and the number of dead jobs
+ * into *n (n may be NULL; it can exceed cap). Returns 0 or JOBQ_EINVAL.
+ */
+JOBQ_API int jobq_dead_list(jobq_t *q, jobq_status_t *out, size_t cap, size_t *n);
+/*
+ * Runs a dead job again as a new job (a new id, in *new_id if not NULL) with a fresh set of
+ * attempts, the same function, argument, options and callbacks; the argument passes to the new
+ * job. The dead record stays JOBQ_DEAD. Returns 0, JOBQ_ENOENT (not in the list), JOBQ_ENOMEM,
+ * JOBQ_EAGAIN, JOBQ_ECLOSED; on an error the job stays in the list.
+ */
+JOBQ_API int jobq_dead_requeue(jobq_t *q, uint64_t id, uint64_t *new_id);
+/* Removes job id (0: every job) from the list, running its argument destructor. 0 or
+ * JOBQ_ENOENT. */
+JOBQ_API int jobq_dead_purge(jobq_t *q, uint64_t id);
+
+/*
+ * With a custom clock (jobq_options_t.clock): moves every job that is due by the clock's time to
+ * the queue before it returns. With the system clocks it only wakes the timer. Returns 0 or
+ * JOBQ_EINVAL.
+ */
+JOBQ_API int jobq_clock_advanced(jobq_t *q);
 
 /* ---- Statistics ----------------------------------------------------------------------------- */
 
@@ -306,10 +383,14 @@ typedef struct jobq_stats {
 	uint64_t submitted;   /* tracked jobs accepted, ever */
 	uint64_t posted;      /* fire-and-forget tasks accepted, ever (exact when no submit
 	                         runs concurrently, else it may include a few tracked jobs) */
+	uint64_t scheduled;   /* jobs waiting for their time (delays, retries) */
 	uint64_t succeeded;
-	uint64_t failed;
+	uint64_t failed;      /* failed attempts, ever */
+	uint64_t retried;     /* retries scheduled, ever */
 	uint64_t cancelled;
-	uint64_t dead;
+	uint64_t dead;        /* jobs that died, ever */
+	uint64_t dead_listed; /* jobs in the dead-letter list now */
+	uint64_t dead_dropped;/* dead jobs dropped from the full list, ever */
 } jobq_stats_t;
 
 /* A snapshot (each counter exact, the set not atomic). Returns 0 or JOBQ_EINVAL. */

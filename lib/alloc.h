@@ -22,8 +22,4 @@ void jobq__free(void *p);
  */
 unsigned long jobq__alloc_fail_nth(unsigned long n);
 
-/* uthash allocates through these too, so its out-of-memory paths are swept as well. */
-#define uthash_malloc(sz) jobq__malloc(sz)
-#define uthash_free(ptr, sz) jobq__free(ptr)
-
 #endif

@@ -1,19 +1,35 @@
 /*
- * executor.h: the executor struct, shared by the files that implement the public API (jobq.c
- * for the executor and submission, job.c for records and results). Internal to libjobq.
+ * executor.h: the executor struct, shared by the files that implement the public API: jobq.c
+ * (the executor and submission), job.c (a job's life), query.c (what host and job see), dead.c
+ * (the dead-letter list). Internal to libjobq.
  */
 #ifndef JOBQ_EXECUTOR_H
 #define JOBQ_EXECUTOR_H
 
 #include "job.h"
+#include "keys.h"
 #include "pool.h"
+#include "sched.h"
 
 struct jobq {
 	struct jobq__pool pool;
 	struct jobq__registry reg;
+	struct jobq__sched sched;
+	struct jobq__keys keys;
+	struct jobq__clock clock;
 	jobq_full_policy_t full;
 	unsigned block_timeout_ms;
+	unsigned max_attempts;
+	jobq_backoff_t backoff;
+	jobq_done_fn on_dead;
+	void *on_dead_data;
+	_Atomic uint64_t jitter_seq;   /* feeds the backoff jitter */
 	_Atomic uint64_t inline_tasks; /* posted tasks run in the caller (JOBQ_FULL_RUN) */
 };
+
+static inline int64_t jobq__now(jobq_t *q, bool realtime)
+{
+	return jobq__clock_now(&q->clock, realtime);
+}
 
 #endif

@@ -1,32 +1,83 @@
 /*
- * job.h: tracked job records and the registry that names them by id. See job.c. Internal.
+ * job.h: tracked job records, the registry that names them by id, and the dead-letter list.
+ * job.c owns a record's life, query.c what the host and the job see of it, dead.c the
+ * dead-letter list. Internal to libjobq.
  */
 #ifndef JOBQ_JOB_H
 #define JOBQ_JOB_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "jobq.h"
 #include "ring.h"
+#include "sched.h"
+#include "hash.h"
 
 #define JOBQ__NSHARDS 16
 
-struct jobq__job;
+struct jobq__key;
 struct jobq__pool;
+
+/* Record flags (j->flags, written under the shard lock). */
+enum {
+	JOB_SETTLED = 1,        /* ended, callbacks returned: jobq_wait may return */
+	JOB_RETRY_TIMEOUTS = 2, /* a failure past the timeout is retryable */
+	JOB_RETRY_AFTER = 4,    /* retry_after_ms overrides the backoff for this attempt */
+};
+
+struct jobq__job {
+	UT_hash_handle hh;
+	uint64_t id;
+	jobq_t *q;
+	jobq_fn fn;
+	void *arg;
+	jobq_done_fn on_done;
+	void *on_done_data;
+	jobq_free_fn arg_free;
+	char *name, *error, *progress;
+	void *result;
+	struct jobq__key *key;  /* idempotency key held, or NULL */
+	struct jobq__job *link; /* on the retention list, the dead-letter list or a sweep */
+	int64_t created_ns, started_ns, finished_ns;
+	/* timer.due is the run time while SCHEDULED, the soft deadline (monotonic, 0 = none)
+	 * while RUNNING, and the settling time once settled. */
+	struct jobq__timer timer;
+	_Atomic int state;
+	_Atomic int cancel; /* cancellation was asked for */
+	_Atomic int refs;
+	int code;
+	uint32_t result_len;
+	uint32_t timeout_ms;
+	uint32_t retry_after_ms;
+	uint32_t backoff_base_ms, backoff_cap_ms;
+	float backoff_factor;
+	uint16_t attempt, max_attempts;
+	int8_t percent;
+	uint8_t prio;
+	uint8_t flags;
+};
+
+/* What a job function's jobq_ctx_t points to: the record, for the jobq_ctx_* calls. */
+struct jobq_ctx {
+	struct jobq__job *job;
+};
 
 struct jobq__shard {
 	alignas(JOBQ_CACHELINE) pthread_mutex_t mu;
 	struct jobq__job *table; /* uthash, by id */
-	uint64_t submitted, pushed, succeeded, failed, cancelled;
+	uint64_t submitted, pushed, succeeded, failed, retried, cancelled, dead;
 };
 
 struct jobq__registry {
 	struct jobq__shard shards[JOBQ__NSHARDS];
 	alignas(JOBQ_CACHELINE) _Atomic uint64_t next_id;
-	_Atomic int cancel_all; /* a JOBQ_CANCEL shutdown began: queued jobs end cancelled */
+	_Atomic int cancel_all; /* a JOBQ_CANCEL shutdown began: waiting jobs end cancelled */
+	_Atomic uint64_t timer_pushed; /* jobs the timer moved to the rings */
 
 	/* Settled records, oldest first, kept for polling until pruned. */
+	const struct jobq__clock *clock;
 	pthread_mutex_t fin_mu;
 	struct jobq__job *fin_head, *fin_tail;
 	uint64_t nretained;
@@ -37,34 +88,66 @@ struct jobq__registry {
 	pthread_mutex_t wait_mu;
 	pthread_cond_t wait_cv;
 	_Atomic int nwaiters;
+
+	/* The dead-letter list (dead.c), oldest first. */
+	pthread_mutex_t dead_mu;
+	struct jobq__job *dead_head, *dead_tail;
+	uint64_t ndead, dead_max, dead_dropped;
 };
 
-void jobq__registry_init(struct jobq__registry *r, unsigned retain_count, unsigned retain_ms);
-/* Frees every record (the pool must be stopped) and the registry's locks. */
+void jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clock,
+			 unsigned retain_count, unsigned retain_ms, unsigned dead_max);
+/* Frees every record (the pool and timer must be stopped) and the registry's locks. */
 void jobq__registry_fini(struct jobq__registry *r);
 
-/* A new record, not yet registered. Returns 0 or JOBQ_ENOMEM. */
+static inline struct jobq__shard *jobq__shard_of(struct jobq__registry *r, uint64_t id)
+{
+	return &r->shards[id % JOBQ__NSHARDS];
+}
+
+/* A new record, not yet registered: SCHEDULED if it has a delay, else QUEUED. 0 or ENOMEM. */
 int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts,
 		  struct jobq__job **out);
+/* The options a record was made with, to make it again (jobq_dead_requeue). */
+void jobq__job_options_of(const struct jobq__job *j, jobq_job_options_t *opts);
 /* Frees a record that was never published; calls none of its callbacks. */
 void jobq__job_discard(struct jobq__job *j);
-uint64_t jobq__job_id(const struct jobq__job *j);
 
 /*
- * Registers j and pushes it on ring prio of the pool, both under its shard's lock so that nobody
- * can see a record whose push then fails. With inline_run the record is registered but not
- * pushed: the caller runs jobq__job_run itself. Returns 0, JOBQ_EAGAIN (ring full: nothing was
- * registered) or JOBQ_ENOMEM.
+ * Registers j and puts it where it waits: the timer for a SCHEDULED job, ring prio for a
+ * QUEUED one (under the shard lock, so nobody sees a record whose push then fails), or nowhere
+ * with inline_run (the caller runs jobq__job_run itself). Returns 0, JOBQ_EAGAIN (ring full:
+ * nothing was registered) or JOBQ_ENOMEM.
  */
-int jobq__job_publish(struct jobq__registry *r, struct jobq__pool *pool, struct jobq__job *j,
-		      unsigned prio, int inline_run);
-/* The ring item of a tracked job: runs it (or drops it if it was cancelled while queued). */
+int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run);
+/* The ring item of a tracked job: runs one attempt (or drops it if it was cancelled). */
 void jobq__job_run(void *job);
-/* Cancels every queued job and flags every running one (JOBQ_CANCEL shutdown). */
-void jobq__jobs_cancel_all(struct jobq__registry *r);
+/* The timer's fire function for jobs (see jobq__fire_fn). */
+bool jobq__job_due(struct jobq__timer *t, void *owner);
+/* Cancels job j if it is waiting; flags it if it runs. 0 or JOBQ_EBUSY (already ended).
+ * Caller holds j's shard lock, which this releases. */
+int jobq__job_cancel_locked(struct jobq__job *j);
+/* Cancels every waiting job and flags every running one (JOBQ_CANCEL shutdown). */
+void jobq__jobs_cancel_all(jobq_t *q);
+
+/* Puts a settled record on the retention list (NULL: just prunes). */
+void jobq__retain(struct jobq__registry *r, struct jobq__job *j);
+/* Drops a reference; the last one frees the record. */
+void jobq__job_unref(struct jobq__job *j);
+/* Wakes jobq_wait callers if there are any. */
+void jobq__wake_waiters(struct jobq__registry *r);
+
+/* Fills *st from j. Caller holds j's shard lock. */
+void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st);
+
+/* dead.c: lists a dead job (settled); drops the oldest past the bound. */
+void jobq__dead_add(struct jobq__registry *r, struct jobq__job *j);
+/* dead.c: runs the destructors of every listed job and empties the list (destroy). */
+void jobq__dead_clear(struct jobq__registry *r);
 
 struct jobq__reg_stats {
-	uint64_t submitted, pushed, succeeded, failed, cancelled, retained;
+	uint64_t submitted, pushed, succeeded, failed, retried, cancelled, dead, retained;
+	uint64_t dead_listed, dead_dropped;
 };
 void jobq__registry_stats(struct jobq__registry *r, struct jobq__reg_stats *out);
 

@@ -22,6 +22,13 @@
 #define MAX_CAPACITY (1u << 30)
 #define DEFAULT_RETAIN_COUNT 10000
 #define DEFAULT_RETAIN_MS 60000
+#define DEFAULT_MAX_ATTEMPTS 3
+#define DEFAULT_BACKOFF_BASE_MS 1000
+#define DEFAULT_BACKOFF_CAP_MS 300000
+#define DEFAULT_BACKOFF_FACTOR 2.0
+#define DEFAULT_DEAD_MAX 1000
+#define DEFAULT_KEY_WINDOW_MS 60000
+#define MAX_ATTEMPTS 65535
 
 void jobq_options_init(jobq_options_t *opts)
 {
@@ -58,6 +65,24 @@ static bool valid_policy(jobq_full_policy_t p)
 	return (unsigned)p <= JOBQ_FULL_RUN;
 }
 
+/* A zero factor means the default; otherwise it must be at least 1 (and not NaN). */
+static bool valid_backoff(const jobq_backoff_t *b)
+{
+	return b->factor == 0 || b->factor >= 1;
+}
+
+static unsigned or_default(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+/* The timer's idle hook: a drain may be waiting for the timer to empty. */
+static void timer_idle(void *owner)
+{
+	jobq_t *q = owner;
+	jobq__pool_held_changed(&q->pool);
+}
+
 int jobq_create(jobq_t **out, const jobq_options_t *opts)
 {
 	jobq_options_t def;
@@ -66,7 +91,8 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 		opts = &def;
 	}
 	if (!out || opts->workers > JOBQ__MAX_WORKERS || opts->capacity > MAX_CAPACITY ||
-	    !valid_policy(opts->full))
+	    !valid_policy(opts->full) || opts->max_attempts > MAX_ATTEMPTS ||
+	    !valid_backoff(&opts->backoff))
 		return JOBQ_EINVAL;
 
 	jobq_t *q = jobq__aligned_calloc(JOBQ_CACHELINE, sizeof *q);
@@ -74,17 +100,33 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 		return JOBQ_ENOMEM;
 	q->full = opts->full ? opts->full : JOBQ_FULL_FAIL;
 	q->block_timeout_ms = opts->block_timeout_ms;
-	jobq__registry_init(&q->reg, opts->retain_count ? opts->retain_count : DEFAULT_RETAIN_COUNT,
-			    opts->retain_ms ? opts->retain_ms : DEFAULT_RETAIN_MS);
+	q->max_attempts = or_default(opts->max_attempts, DEFAULT_MAX_ATTEMPTS);
+	q->backoff.base_ms = or_default(opts->backoff.base_ms, DEFAULT_BACKOFF_BASE_MS);
+	q->backoff.cap_ms = or_default(opts->backoff.cap_ms, DEFAULT_BACKOFF_CAP_MS);
+	q->backoff.factor = opts->backoff.factor ? opts->backoff.factor : DEFAULT_BACKOFF_FACTOR;
+	q->on_dead = opts->on_dead;
+	q->on_dead_data = opts->on_dead_data;
+	q->clock = (struct jobq__clock){opts->clock, opts->clock_data};
+	jobq__registry_init(&q->reg, &q->clock, or_default(opts->retain_count, DEFAULT_RETAIN_COUNT),
+			    or_default(opts->retain_ms, DEFAULT_RETAIN_MS),
+			    or_default(opts->dead_max, DEFAULT_DEAD_MAX));
+	jobq__keys_init(&q->keys,
+			(int64_t)or_default(opts->key_window_ms, DEFAULT_KEY_WINDOW_MS) * 1000000);
+	q->pool.held = &q->sched.pending;
 
 	unsigned workers = opts->workers;
 	if (!workers) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		workers = n < 1 ? 1 : n > JOBQ__MAX_WORKERS ? JOBQ__MAX_WORKERS : (unsigned)n;
 	}
-	int rc = jobq__pool_init(&q->pool, workers,
-				 opts->capacity ? opts->capacity : DEFAULT_CAPACITY);
+	int rc = jobq__sched_init(&q->sched, &q->clock, jobq__job_due, timer_idle, q);
+	if (rc == 0) {
+		rc = jobq__pool_init(&q->pool, workers, or_default(opts->capacity, DEFAULT_CAPACITY));
+		if (rc)
+			jobq__sched_fini(&q->sched);
+	}
 	if (rc) {
+		jobq__keys_fini(&q->keys);
 		jobq__registry_fini(&q->reg);
 		jobq__free(q);
 		return rc;
@@ -108,7 +150,7 @@ static int place(jobq_t *q, unsigned prio, jobq_task_fn fn, void *arg, struct jo
 {
 	int64_t deadline = -1;
 	for (;;) {
-		int rc = j ? jobq__job_publish(&q->reg, &q->pool, j, prio, 0)
+		int rc = j ? jobq__job_publish(q, j, 0)
 			   : jobq__pool_push(&q->pool, prio, fn, arg) ? 0 : JOBQ_EAGAIN;
 		if (rc != JOBQ_EAGAIN)
 			return rc;
@@ -122,7 +164,7 @@ static int place(jobq_t *q, unsigned prio, jobq_task_fn fn, void *arg, struct jo
 			return JOBQ_EAGAIN;
 	}
 	if (j) {
-		int rc = jobq__job_publish(&q->reg, &q->pool, j, prio, 1);
+		int rc = jobq__job_publish(q, j, 1);
 		if (rc)
 			return rc;
 		jobq__pool_run_inline(&q->pool, jobq__job_run, j);
@@ -140,7 +182,9 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 		jobq_job_options_init(&def);
 		opts = &def;
 	}
-	if (!q || !fn || (unsigned)opts->priority > JOBQ_PRIO_LOW || !valid_policy(opts->full))
+	if (!q || !fn || (unsigned)opts->priority > JOBQ_PRIO_LOW || !valid_policy(opts->full) ||
+	    opts->max_attempts > MAX_ATTEMPTS || !valid_backoff(&opts->backoff) ||
+	    opts->run_at_ns < 0)
 		return JOBQ_EINVAL;
 
 	struct jobq__job *j;
@@ -152,16 +196,22 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 		jobq__job_discard(j);
 		return rc;
 	}
-	jobq_full_policy_t policy = opts->full ? opts->full : q->full;
-	unsigned timeout = opts->block_timeout_ms ? opts->block_timeout_ms : q->block_timeout_ms;
 	/* Read the id before placing: once placed, the job may end and be pruned at any time. */
-	uint64_t new_id = jobq__job_id(j);
-	rc = place(q, opts->priority, NULL, NULL, j, policy, timeout);
+	uint64_t new_id = j->id, holder = 0;
+	if (opts->key)
+		rc = jobq__keys_claim(&q->keys, opts->key, new_id, jobq__now(q, false), &holder,
+				      &j->key);
+	if (rc == 0)
+		rc = place(q, opts->priority, NULL, NULL, j, or_default(opts->full, q->full),
+			   or_default(opts->block_timeout_ms, q->block_timeout_ms));
 	jobq__pool_leave(&q->pool);
-	if (rc)
+	if (rc) {
+		if (j->key)
+			jobq__keys_release(&q->keys, j->key);
 		jobq__job_discard(j);
-	else if (id)
-		*id = new_id;
+	}
+	if (id && (rc == 0 || rc == JOBQ_EEXIST))
+		*id = rc ? holder : new_id;
 	return rc;
 }
 
@@ -195,7 +245,7 @@ int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeout_ms)
 		return JOBQ_EDEADLK;
 	jobq__pool_close(&q->pool);
 	if (mode == JOBQ_CANCEL)
-		jobq__jobs_cancel_all(&q->reg);
+		jobq__jobs_cancel_all(q);
 	/* A paused pool could never drain. Resumed after the cancel sweep, so that no queued job
 	 * starts in between. */
 	jobq__pool_pause(&q->pool, false);
@@ -210,7 +260,10 @@ int jobq_destroy(jobq_t *q)
 	int rc = jobq_shutdown(q, JOBQ_CANCEL, 0);
 	if (rc)
 		return rc;
+	jobq__sched_fini(&q->sched);
 	jobq__pool_fini(&q->pool);
+	jobq__dead_clear(&q->reg);
+	jobq__keys_fini(&q->keys);
 	jobq__registry_fini(&q->reg);
 	jobq__free(q);
 	return 0;
@@ -263,14 +316,30 @@ int jobq_stats(jobq_t *q, jobq_stats_t *out)
 	out->workers = ps.workers;
 	out->retained = rs.retained;
 	out->submitted = rs.submitted;
+	out->scheduled = atomic_load(&q->sched.pending);
 	out->succeeded = rs.succeeded;
 	out->failed = rs.failed;
+	out->retried = rs.retried;
 	out->cancelled = rs.cancelled;
+	out->dead = rs.dead;
+	out->dead_listed = rs.dead_listed;
+	out->dead_dropped = rs.dead_dropped;
 	/* Tasks have no records: count them as pushes that were not tracked jobs, plus those run
 	 * in the caller. */
 	uint64_t pushed = 0;
 	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
 		pushed += ps.pushed[i];
 	out->posted = pushed - rs.pushed + atomic_load(&q->inline_tasks);
+	return 0;
+}
+
+int jobq_clock_advanced(jobq_t *q)
+{
+	if (!q)
+		return JOBQ_EINVAL;
+	if (q->clock.fn)
+		jobq__sched_run_due(&q->sched);
+	else
+		jobq__sched_poke(&q->sched);
 	return 0;
 }

@@ -370,7 +370,9 @@ void jobq__pool_close(struct jobq__pool *p)
 
 static bool drained(struct jobq__pool *p)
 {
-	if (atomic_load(&p->gate))
+	/* Held work first: it moves into a ring before it stops counting as held, so a drain
+	 * that sees none held then sees its push. */
+	if ((p->held && atomic_load(p->held)) || atomic_load(&p->gate))
 		return false;
 	uint64_t pushed = 0, done;
 	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
@@ -402,6 +404,13 @@ int jobq__pool_drain(struct jobq__pool *p, int64_t deadline_ns)
 	pthread_mutex_unlock(&p->drain_mu);
 	atomic_fetch_sub(&p->draining, 1);
 	return rc;
+}
+
+void jobq__pool_held_changed(struct jobq__pool *p)
+{
+	/* The caller's seq_cst decrement of *held pairs with the drain's fence. */
+	if (atomic_load(&p->draining))
+		notify_drain(p);
 }
 
 void jobq__pool_pause(struct jobq__pool *p, bool paused)

@@ -39,6 +39,8 @@ struct jobq__pool {
 
 	pthread_mutex_t drain_mu;
 	pthread_cond_t drain_cv;
+	/* Work held outside the rings (the timer's entries) that a drain also waits for. */
+	const _Atomic uint64_t *held;
 
 	pthread_mutex_t ctl; /* guards the fields below */
 	struct jobq__worker *workers;
@@ -68,8 +70,11 @@ void jobq__pool_run_inline(struct jobq__pool *p, jobq__item_fn fn, void *arg);
 
 /* Refuses later enters. */
 void jobq__pool_close(struct jobq__pool *p);
-/* Waits until nothing is pushed, queued or running, or deadline_ns. 0 or JOBQ_ETIMEDOUT. */
+/* Waits until nothing is held, pushed, queued or running, or deadline_ns. 0 or
+ * JOBQ_ETIMEDOUT. */
 int jobq__pool_drain(struct jobq__pool *p, int64_t deadline_ns);
+/* Tells a waiting drain that *held may have dropped to zero. */
+void jobq__pool_held_changed(struct jobq__pool *p);
 
 void jobq__pool_pause(struct jobq__pool *p, bool paused);
 int jobq__pool_set_workers(struct jobq__pool *p, unsigned n);

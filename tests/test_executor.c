@@ -138,18 +138,26 @@ START_TEST(job_failures)
 		intptr_t outcome;
 		int code;
 	} cases[] = {{JOBQ_FATAL, 0}, {JOBQ_RETRY, 0}, {77, JOBQ_EINVAL}};
+	/* One attempt each: a failure is final, and the job dies. */
+	jobq_job_options_t o;
+	jobq_job_options_init(&o);
+	o.max_attempts = 1;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		uint64_t id;
 		jobq_status_t st;
-		ck_assert_int_eq(jobq_submit(q, failing_job, (void *)cases[i].outcome, NULL, &id), 0);
+		ck_assert_int_eq(jobq_submit(q, failing_job, (void *)cases[i].outcome, &o, &id), 0);
 		ck_assert_int_eq(jobq_wait(q, id, 0, &st), 0);
-		ck_assert_int_eq(st.state, JOBQ_FAILED);
+		ck_assert_int_eq(st.state, JOBQ_DEAD);
 		ck_assert_int_eq(st.code, cases[i].code);
 		ck_assert_str_eq(st.error, "boom 42");
+		ck_assert_uint_eq(st.attempt, 1);
 	}
 	jobq_stats_t s;
 	ck_assert_int_eq(jobq_stats(q, &s), 0);
 	ck_assert_uint_eq(s.failed, 3);
+	ck_assert_uint_eq(s.dead, 3);
+	ck_assert_uint_eq(s.dead_listed, 3);
+	ck_assert_uint_eq(s.retried, 0);
 	ck_assert_uint_eq(s.submitted, 3);
 	ck_assert_int_eq(jobq_destroy(q), 0);
 }

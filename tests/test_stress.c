@@ -183,14 +183,14 @@ static void stress(jobq_shutdown_mode_t mode)
 			/* A job may be cancelled while running (it then still ran once). */
 		} else {
 			if (nran != 1 ||
-			    (t->final_state != JOBQ_SUCCEEDED && t->final_state != JOBQ_FAILED))
+			    (t->final_state != JOBQ_SUCCEEDED && t->final_state != JOBQ_DEAD))
 				ck_abort_msg("job %zu: state %u ran %u", i, t->final_state, nran);
 		}
 	}
 	ck_assert_uint_gt(rejected, 0);
 	ck_assert_uint_lt(rejected, TOTAL);
 	ck_assert_uint_eq(s.posted + s.submitted + rejected, TOTAL);
-	ck_assert_uint_eq(s.succeeded + s.failed + s.cancelled, s.submitted);
+	ck_assert_uint_eq(s.succeeded + s.dead + s.cancelled, s.submitted);
 	ck_assert_uint_eq(s.cancelled, cancelled);
 	free(r.t);
 	free((void *)r.ids);

@@ -1,0 +1,259 @@
+/*
+ * query.c: what the host sees of a tracked job (jobq_status, jobq_result, jobq_cancel,
+ * jobq_wait, jobq_wait_many) and what the job sees of itself (jobq_ctx_*).
+ *
+ * Threads: host calls from any thread; jobq_ctx_* only from the job's own thread while its
+ * function runs. Every read of a record is a copy taken under its shard's mutex, so a caller
+ * never holds a pointer into a record that a worker may free. Waiters sleep on wait_mu/wait_cv
+ * and look records up with wait_mu held (wait_mu before a shard mutex).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "executor.h"
+
+/* Looks up id with its shard locked; returns NULL (and unlocks) if it is unknown. */
+static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
+{
+	struct jobq__shard *s = jobq__shard_of(r, id);
+	struct jobq__job *j;
+	jobq__retain(r, NULL); /* forget what is past its age first, so no caller sees it */
+	pthread_mutex_lock(&s->mu);
+	HASH_FIND(hh, s->table, &id, sizeof id, j);
+	if (!j)
+		pthread_mutex_unlock(&s->mu);
+	return j;
+}
+
+static void unlock_of(struct jobq__registry *r, uint64_t id)
+{
+	pthread_mutex_unlock(&jobq__shard_of(r, id)->mu);
+}
+
+int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
+{
+	if (!q || !out)
+		return JOBQ_EINVAL;
+	struct jobq__job *j = find_locked(&q->reg, id);
+	if (!j)
+		return JOBQ_ENOENT;
+	jobq__snapshot(j, out);
+	unlock_of(&q->reg, id);
+	return 0;
+}
+
+int jobq_result(jobq_t *q, uint64_t id, void *buf, size_t cap, size_t *len)
+{
+	if (!q || (!buf && cap))
+		return JOBQ_EINVAL;
+	struct jobq__job *j = find_locked(&q->reg, id);
+	if (!j)
+		return JOBQ_ENOENT;
+	int rc = 0;
+	if (len)
+		*len = j->result_len;
+	if (j->result_len > cap)
+		rc = JOBQ_ENOSPC;
+	else if (j->result_len)
+		memcpy(buf, j->result, j->result_len);
+	unlock_of(&q->reg, id);
+	return rc;
+}
+
+int jobq_cancel(jobq_t *q, uint64_t id)
+{
+	if (!q)
+		return JOBQ_EINVAL;
+	struct jobq__job *j = find_locked(&q->reg, id);
+	return j ? jobq__job_cancel_locked(j) : JOBQ_ENOENT;
+}
+
+/*
+ * 1 if job ids[i] is settled (its snapshot in *out when out is not NULL), 0 if not yet,
+ * JOBQ_ENOENT if unknown.
+ */
+static int settled(struct jobq__registry *r, uint64_t id, jobq_status_t *out)
+{
+	struct jobq__job *j = find_locked(r, id);
+	if (!j)
+		return JOBQ_ENOENT;
+	int done = !!(j->flags & JOB_SETTLED);
+	if (done && out)
+		jobq__snapshot(j, out);
+	unlock_of(r, id);
+	return done;
+}
+
+/*
+ * Waits until all (or, with any, one) of ids are settled. Settling is permanent, so a scan
+ * resumes where the last one stopped and a long list costs O(n) over the whole wait. out, for a
+ * single id, receives its final snapshot.
+ */
+static int wait_for(jobq_t *q, const uint64_t *ids, size_t n, bool any, unsigned timeout_ms,
+		    size_t *which, jobq_status_t *out)
+{
+	struct jobq__registry *r = &q->reg;
+	int64_t deadline = jobq__mono_ns() + (int64_t)timeout_ms * 1000000;
+	struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+	size_t first = 0; /* ids[0..first) are known to be settled (all mode) */
+	bool expired = false;
+	int rc;
+
+	pthread_mutex_lock(&r->wait_mu);
+	atomic_fetch_add(&r->nwaiters, 1);
+	for (;;) {
+		rc = JOBQ_ETIMEDOUT;
+		for (size_t i = any ? 0 : first; i < n; i++) {
+			int s = settled(r, ids[i], out);
+			if (s < 0 || (s && any)) {
+				rc = s < 0 ? s : 0;
+				if (which && s > 0)
+					*which = i;
+				break;
+			}
+			if (!s) {
+				if (any)
+					continue;
+				break;
+			}
+			first = i + 1;
+		}
+		if (!any && first == n)
+			rc = 0;
+		if (rc != JOBQ_ETIMEDOUT || expired)
+			break;
+		if (!timeout_ms)
+			pthread_cond_wait(&r->wait_cv, &r->wait_mu);
+		else
+			expired = pthread_cond_timedwait(&r->wait_cv, &r->wait_mu, &ts) != 0;
+	}
+	atomic_fetch_sub(&r->nwaiters, 1);
+	pthread_mutex_unlock(&r->wait_mu);
+	return rc;
+}
+
+int jobq_wait(jobq_t *q, uint64_t id, unsigned timeout_ms, jobq_status_t *out)
+{
+	if (!q)
+		return JOBQ_EINVAL;
+	return wait_for(q, &id, 1, false, timeout_ms, NULL, out);
+}
+
+int jobq_wait_many(jobq_t *q, const uint64_t *ids, size_t n, int any, unsigned timeout_ms,
+		   size_t *which)
+{
+	if (!q || (!ids && n) || (any && !n))
+		return JOBQ_EINVAL;
+	return wait_for(q, ids, n, any, timeout_ms, which, NULL);
+}
+
+/* ---- The job's view ------------------------------------------------------------------------- */
+
+uint64_t jobq_ctx_id(const jobq_ctx_t *ctx)
+{
+	return ctx ? ctx->job->id : 0;
+}
+
+unsigned jobq_ctx_attempt(const jobq_ctx_t *ctx)
+{
+	/* Written before the function was called, on this thread. */
+	return ctx ? ctx->job->attempt : 0;
+}
+
+jobq_t *jobq_ctx_executor(const jobq_ctx_t *ctx)
+{
+	return ctx ? ctx->job->q : NULL;
+}
+
+int jobq_ctx_cancelled(const jobq_ctx_t *ctx)
+{
+	if (!ctx)
+		return 0;
+	const struct jobq__job *j = ctx->job;
+	if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
+		return JOBQ_ECANCELED;
+	/* timer.due holds the attempt's deadline while it runs (written by this thread). */
+	if (j->timer.due && jobq__now(j->q, false) >= j->timer.due)
+		return JOBQ_ETIMEDOUT;
+	return 0;
+}
+
+/* Replaces *slot (guarded by j's shard lock) with fresh, freeing the old value. */
+static void swap_locked(struct jobq__job *j, void **slot, void *fresh, uint32_t *len, uint32_t n)
+{
+	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
+	pthread_mutex_lock(&s->mu);
+	void *old = *slot;
+	*slot = fresh;
+	if (len)
+		*len = n;
+	pthread_mutex_unlock(&s->mu);
+	jobq__free(old);
+}
+
+int jobq_ctx_progress(jobq_ctx_t *ctx, int percent, const char *text)
+{
+	if (!ctx)
+		return JOBQ_EINVAL;
+	struct jobq__job *j = ctx->job;
+	char *copy = NULL;
+	if (text && !(copy = jobq__strdup(text)))
+		return JOBQ_ENOMEM;
+	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
+	pthread_mutex_lock(&s->mu);
+	j->percent = (int8_t)(percent < 0 ? 0 : percent > 100 ? 100 : percent);
+	char *old = j->progress;
+	j->progress = copy;
+	pthread_mutex_unlock(&s->mu);
+	jobq__free(old);
+	return 0;
+}
+
+int jobq_ctx_set_result(jobq_ctx_t *ctx, const void *data, size_t len)
+{
+	if (!ctx || (!data && len) || len > UINT32_MAX)
+		return JOBQ_EINVAL;
+	void *copy = NULL;
+	if (len) {
+		if (!(copy = jobq__malloc(len)))
+			return JOBQ_ENOMEM;
+		memcpy(copy, data, len);
+	}
+	swap_locked(ctx->job, &ctx->job->result, copy, &ctx->job->result_len, (uint32_t)len);
+	return 0;
+}
+
+int jobq_ctx_set_error(jobq_ctx_t *ctx, const char *fmt, ...)
+{
+	if (!ctx || !fmt)
+		return JOBQ_EINVAL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return JOBQ_EINVAL;
+	char *msg = jobq__malloc((size_t)n + 1);
+	if (!msg)
+		return JOBQ_ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(msg, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	swap_locked(ctx->job, (void **)&ctx->job->error, msg, NULL, 0);
+	return 0;
+}
+
+int jobq_ctx_retry_after(jobq_ctx_t *ctx, unsigned ms)
+{
+	if (!ctx)
+		return JOBQ_EINVAL;
+	struct jobq__job *j = ctx->job;
+	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
+	pthread_mutex_lock(&s->mu);
+	j->retry_after_ms = ms;
+	j->flags |= JOB_RETRY_AFTER;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
