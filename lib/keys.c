@@ -22,7 +22,7 @@ struct jobq__key {
 	UT_hash_handle hh;
 	char *key;
 	uint64_t id;
-	int64_t ended; /* monotonic ns when its job ended; 0 while it is live */
+	int64_t ended; /* monotonic ns when its job ended (set once it is on the FIFO) */
 	struct jobq__key *next;
 };
 
@@ -100,7 +100,7 @@ void jobq__keys_release(struct jobq__keys *k, struct jobq__key *e)
 void jobq__keys_ended(struct jobq__keys *k, struct jobq__key *e, int64_t now)
 {
 	pthread_mutex_lock(&k->mu);
-	e->ended = now ? now : 1;
+	e->ended = now;
 	e->next = NULL;
 	if (k->ended_tail)
 		k->ended_tail->next = e;
