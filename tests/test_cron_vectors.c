@@ -3,36 +3,7 @@
  * prints its line, what came out and what was expected; all lines run before the test fails, so
  * one report shows every broken case.
  */
-#include "cron.h"
-#include "jobq.h"
 #include "testutil.h"
-
-/* What the library makes of one case, in the file's notation. */
-static void run(const struct jobq_vector *v, char *got, size_t cap)
-{
-	jobq_cron_t *c;
-	jobq_zone_t *z;
-	int64_t t;
-	bool frac;
-	got[0] = '\0';
-	if (jobq_cron_parse(v->expr, &c, NULL, 0) != 0) {
-		snprintf(got, cap, "ERROR");
-		return;
-	}
-	ck_assert_int_eq(jobq_zone_load(v->zone, &z), 0);
-	ck_assert_int_eq(jobq__rfc3339_parse(v->from, &t, &frac), 0);
-	size_t len = 0;
-	for (int i = 0; i < v->n && jobq_cron_next(c, z, t, &t) == 0; i++) {
-		int off;
-		char buf[32];
-		ck_assert_int_eq(jobq_zone_offset(z, t, &off), 0);
-		jobq__rfc3339_format(t, off, buf);
-		len += (size_t)snprintf(got + len, cap - len, "%s%s", i ? "," : "", buf);
-		ck_assert_uint_lt(len, cap);
-	}
-	jobq_zone_free(z);
-	jobq_cron_free(c);
-}
 
 START_TEST(every_vector)
 {
@@ -42,7 +13,7 @@ START_TEST(every_vector)
 	char got[8192];
 	while (jobq_vector_next(f, &v)) {
 		cases++;
-		run(&v, got, sizeof got);
+		jobq_vector_run(&v, got, sizeof got);
 		if (strcmp(got, v.expect) != 0) {
 			failed++;
 			fprintf(stderr, "vectors line %d: %s | %s | %s | %d\n  got  %s\n  want %s\n",

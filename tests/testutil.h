@@ -1,6 +1,7 @@
 /*
  * testutil.h: what every Check suite shares: a main() that runs one suite and exits with its
- * result, and the reader of the shared cron vectors. Suites define `Suite *suite(void)`.
+ * result, and the reader and runner of cron vectors (the shared file's cases and the unit
+ * tests' own). Suites define `Suite *suite(void)`.
  */
 #ifndef JOBQ_TESTUTIL_H
 #define JOBQ_TESTUTIL_H
@@ -9,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cron.h"
+#include "jobq.h"
 
 Suite *suite(void);
 
@@ -29,8 +33,9 @@ Suite *suite(void);
  */
 struct jobq_vector {
 	int line;
-	char *expr, *zone, *from, *expect;
+	const char *expr, *zone, *from, *expect;
 	int n;
+	int prev; /* the unit tests also run jobq_cron_prev */
 	char buf[4096];
 };
 
@@ -69,6 +74,37 @@ static inline int jobq_vector_next(FILE *f, struct jobq_vector *v)
 		return 1;
 	}
 	return 0;
+}
+
+/* What the library makes of case v, in the file's notation, into got (cap bytes). */
+static inline void jobq_vector_run(const struct jobq_vector *v, char *got, size_t cap)
+{
+	jobq_cron_t *c;
+	jobq_zone_t *z;
+	int64_t t;
+	bool frac;
+	got[0] = '\0';
+	if (jobq_cron_parse(v->expr, &c, NULL, 0) != 0) {
+		snprintf(got, cap, "ERROR");
+		return;
+	}
+	ck_assert_msg(jobq_zone_load(v->zone, &z) == 0, "zone %s", v->zone);
+	ck_assert_msg(jobq__rfc3339_parse(v->from, &t, &frac) == 0, "time %s", v->from);
+	size_t len = 0;
+	for (int i = 0; i < v->n; i++) {
+		int rc = v->prev ? jobq_cron_prev(c, z, t, &t) : jobq_cron_next(c, z, t, &t);
+		if (rc == JOBQ_ENEVER)
+			break;
+		ck_assert_int_eq(rc, 0);
+		int off;
+		char buf[32];
+		ck_assert_int_eq(jobq_zone_offset(z, t, &off), 0);
+		jobq__rfc3339_format(t, off, buf);
+		len += (size_t)snprintf(got + len, cap - len, "%s%s", i ? "," : "", buf);
+		ck_assert_uint_lt(len, cap);
+	}
+	jobq_zone_free(z);
+	jobq_cron_free(c);
 }
 
 #endif
