@@ -31,7 +31,7 @@ struct jobq_cron {
 	uint16_t mon;      /* bits 1-12 */
 	uint8_t dow;       /* bits 0-6, Sunday = 0 (7 is folded into 0) */
 	uint8_t dow_last;  /* bit d: dL, the month's last weekday d */
-	uint8_t dow_nth[5];/* dow_nth[k-1] bit d: d#k, the k-th weekday d */
+	uint8_t dow_nth[5]; /* dow_nth[k-1] bit d: d#k, the k-th weekday d */
 	unsigned flags;
 };
 

@@ -168,7 +168,7 @@ static int search(const jobq_cron_t *c, const jobq_zone_t *z, int64_t from, int 
 	if (!c || !out || from < JOBQ__T_MIN || from > JOBQ__T_MAX)
 		return JOBQ_EINVAL;
 	if (!z)
-		jobq_zone_load(NULL, (jobq_zone_t **)&z);
+		z = &jobq__utc;
 	bool fixed = !(c->flags & JOBQ__WILD);
 	struct finder fd = {.c = c, .dir = dir};
 	int64_t u = from + dir, stop = from + dir * HORIZON, w, r;

@@ -45,7 +45,7 @@ struct jobq_zone {
 };
 
 /* UTC needs no file; this zone is never freed and never in the cache. */
-static struct jobq_zone utc = {.refs = 1, .rule_from = INT64_MAX};
+const struct jobq_zone jobq__utc = {.refs = 1, .rule_from = INT64_MAX};
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct jobq_zone *cache;
@@ -254,7 +254,7 @@ int jobq_zone_load(const char *name, jobq_zone_t **out)
 	if (!out)
 		return JOBQ_EINVAL;
 	if (!name || strcmp(name, "UTC") == 0) {
-		*out = &utc;
+		*out = (jobq_zone_t *)&jobq__utc; /* free ignores it: never written */
 		return 0;
 	}
 	if (!valid_name(name))
@@ -314,7 +314,7 @@ int jobq_zone_load(const char *name, jobq_zone_t **out)
 
 void jobq_zone_free(jobq_zone_t *z)
 {
-	if (!z || z == &utc)
+	if (!z || z == &jobq__utc)
 		return;
 	pthread_mutex_lock(&cache_lock);
 	int last = --z->refs == 0;
@@ -368,7 +368,7 @@ int jobq_zone_offset(const jobq_zone_t *z, int64_t t, int *utcoff_seconds)
 	if (!utcoff_seconds || t < JOBQ__T_MIN || t > JOBQ__T_MAX)
 		return JOBQ_EINVAL;
 	struct jobq__span sp;
-	jobq__zone_span(z ? z : &utc, t, &sp);
+	jobq__zone_span(z ? z : &jobq__utc, t, &sp);
 	*utcoff_seconds = sp.off;
 	return 0;
 }

@@ -42,6 +42,9 @@ int jobq__tzrule_parse(const char *s, size_t len, struct jobq__tzrule *r);
    boundary where nothing changes (prev_off == off), never beyond the next real change. */
 void jobq__tzrule_span(const struct jobq__tzrule *r, int64_t t, struct jobq__span *sp);
 
+/* UTC, the zone of a NULL zone pointer: no file, never freed. */
+extern const struct jobq_zone jobq__utc;
+
 /* The span of zone z (never NULL) around instant t (JOBQ__T_MIN..JOBQ__T_MAX). */
 void jobq__zone_span(const jobq_zone_t *z, int64_t t, struct jobq__span *sp);
 

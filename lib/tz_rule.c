@@ -187,15 +187,17 @@ void jobq__tzrule_span(const struct jobq__tzrule *r, int64_t t, struct jobq__spa
 		return;
 
 	/*
-	 * The changes of the years around t. A change time may lie up to a week outside its own
-	 * year (167 h), so two years either side always hold the changes that bracket t. Sorting
-	 * is stable, so of two changes at one instant the later year's wins, which is what makes
-	 * "all year DST" (end of year y at the same instant as the start of year y+1) no change.
+	 * The changes of t's year and the years either side. A change may lie up to eight days
+	 * outside its own year (167 h plus the offset), so these hold every change within a year
+	 * of t; where none lies before (or after) t, the span ends at a pseudo boundary, which is
+	 * true since no change lies between it and t. Sorting is stable, so of two changes at one
+	 * instant the later year's wins, which is what makes "all year DST" (end of year y at the
+	 * same instant as the start of year y+1) no change at all.
 	 */
-	struct change ch[10];
+	struct change ch[6];
 	int n = 0, y, m, d;
 	jobq__civil_from_days(jobq__floor_div(t, 86400), &y, &m, &d);
-	for (int64_t yy = (int64_t)y - 2; yy <= (int64_t)y + 2; yy++) {
+	for (int64_t yy = (int64_t)y - 1; yy <= (int64_t)y + 1; yy++) {
 		ch[n++] = (struct change){rule_day(&r->start, yy) * 86400 + r->start.secs - r->std_off,
 					  r->dst_off};
 		ch[n++] = (struct change){rule_day(&r->end, yy) * 86400 + r->end.secs - r->dst_off,
