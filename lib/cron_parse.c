@@ -11,6 +11,7 @@
  * Pure: no globals, no locale (names compare ASCII case-insensitively), any thread. Items are
  * checked in place in the caller's string; nothing is copied until the expression is valid.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,8 @@ static int fail(const struct ps *ps, const char *at, const char *fmt, ...)
 	return JOBQ_ECRON;
 }
 
-static int unexpected(const struct ps *ps, const char *p, const char *e)
+static int unexpected(const struct ps *ps, const char *p)
 {
-	if (p == e || *p == ',')
-		return fail(ps, p, "missing value");
 	unsigned char ch = (unsigned char)*p;
 	if (ch > ' ' && ch < 127)
 		return fail(ps, p, "unexpected character '%c'", ch);
@@ -113,15 +112,16 @@ static int digits(const char **p, const char *e, int *v)
 	return n;
 }
 
-/* A number at *p within lo..hi, reported as `what` ("value", "step", ...). */
+/* A number at *p within lo..hi (hi INT_MAX: no upper bound), reported as `what` ("value", ...). */
 static int number(const struct ps *ps, const char **p, const char *e, const char *what, int lo,
 		  int hi, int *v)
 {
 	const char *at = *p;
 	int n = digits(p, e, v);
 	if (n == 0)
-		return *p < e && **p != ',' ? unexpected(ps, *p, e)
-					      : fail(ps, *p, "missing %s", what);
+		return *p < e ? unexpected(ps, *p) : fail(ps, *p, "missing %s", what);
+	if (*v < lo && hi == INT_MAX)
+		return fail(ps, at, "%s must be at least %d", what, lo);
 	if (*v < lo || *v > hi)
 		return fail(ps, at, "%s %.*s out of range %d-%d", what, n > 20 ? 20 : n, at, lo, hi);
 	return 0;
@@ -178,7 +178,7 @@ static int dom_last(const struct ps *ps, struct jobq_cron *c, const char *p, con
 			return rc;
 	}
 	if (p != e)
-		return unexpected(ps, p, e);
+		return unexpected(ps, p);
 	if (lw)
 		c->last_wday = true;
 	else
@@ -202,26 +202,20 @@ static int item(const struct ps *ps, struct jobq_cron *c, int f, const char *p, 
 	} else {
 		if ((rc = value(ps, &p, e, f, &lo)))
 			return rc;
-		if (p < e && f == F_DOM && upper(*p) == 'W') {
-			if (p + 1 != e)
-				return unexpected(ps, p + 1, e);
-			c->dom_near |= UINT32_C(1) << lo;
-			return 0;
-		}
-		if (p < e && f == F_DOW && upper(*p) == 'L') {
-			if (p + 1 != e)
-				return unexpected(ps, p + 1, e);
-			c->dow_last |= (uint8_t)(1u << lo % 7);
-			return 0;
-		}
-		if (p < e && f == F_DOW && *p == '#') {
-			int k;
+		/* nW in day-of-month, nL and n#k in day-of-week: a value with a suffix, alone. */
+		int suffix = p < e ? upper(*p) : 0, k = 0;
+		if ((f == F_DOM && suffix == 'W') || (f == F_DOW && (suffix == 'L' || suffix == '#'))) {
 			p++;
-			if ((rc = number(ps, &p, e, "occurrence", 1, 5, &k)))
+			if (suffix == '#' && (rc = number(ps, &p, e, "occurrence", 1, 5, &k)))
 				return rc;
 			if (p != e)
-				return unexpected(ps, p, e);
-			c->dow_nth[k - 1] |= (uint8_t)(1u << lo % 7);
+				return unexpected(ps, p);
+			if (suffix == 'W')
+				c->dom_near |= UINT32_C(1) << lo;
+			else if (suffix == 'L')
+				c->dow_last |= (uint8_t)(1u << lo % 7);
+			else
+				c->dow_nth[k - 1] |= (uint8_t)(1u << lo % 7);
 			return 0;
 		}
 		hi = lo;
@@ -238,17 +232,15 @@ static int item(const struct ps *ps, struct jobq_cron *c, int f, const char *p, 
 		}
 	}
 	if (p < e && *p == '/') {
-		const char *at_step = ++p;
+		p++;
 		/* Any positive step, as in cronie: "5/13" in day-of-week is just Friday. */
-		if (digits(&p, e, &step) == 0)
-			return p < e && *p != ',' ? unexpected(ps, p, e) : fail(ps, p, "missing step");
-		if (step == 0)
-			return fail(ps, at_step, "step must be at least 1");
+		if ((rc = number(ps, &p, e, "step", 1, INT_MAX, &step)))
+			return rc;
 		if (single)
 			hi = sp->hi; /* "a/n" is "a-max/n" */
 	}
 	if (p != e)
-		return unexpected(ps, p, e);
+		return unexpected(ps, p);
 	set_range(c, f, lo, hi, step);
 	return 0;
 }
