@@ -157,9 +157,21 @@ static bool find(struct finder *fd, int64_t w, int64_t *out)
 	return true;
 }
 
-static int64_t max64(int64_t a, int64_t b)
+/* The nearest matching wall time within [lo, hi] from the end the search comes from: 1 and *w,
+   0 if none there, -1 if none at all. */
+static int match_in(struct finder *fd, int64_t lo, int64_t hi, int64_t *w)
 {
-	return a > b ? a : b;
+	if (lo > hi)
+		return 0;
+	if (!find(fd, fd->dir > 0 ? lo : hi, w))
+		return -1;
+	return *w >= lo && *w <= hi;
+}
+
+/* The wall time of instant t at offset off, keeping the unbounded ends unbounded. */
+static int64_t wall(int64_t t, int32_t off)
+{
+	return t == INT64_MIN || t == INT64_MAX ? t : t + off;
 }
 
 /* The fire time nearest `from` in direction dir (+1 next, -1 prev), `from` excluded. */
@@ -175,62 +187,35 @@ static int search(const jobq_cron_t *c, const jobq_zone_t *z, int64_t from, int 
 	while (dir > 0 ? u <= stop && u <= JOBQ__T_MAX : u >= stop && u >= JOBQ__T_MIN) {
 		struct jobq__span sp;
 		jobq__zone_span(z, u, &sp);
-		/* A fixed-time job ran the wall times an overlap repeats on their first pass. */
-		int64_t first_new = fixed && sp.prev_off > sp.off ? sp.start + sp.prev_off : INT64_MIN;
-		/* A fixed-time job whose time fell in the gap before this span runs at its start. */
-		bool gap = fixed && sp.prev_off < sp.off;
-		if (dir > 0) {
-			if (gap && u == sp.start) {
-				if (!find(&fd, sp.start + sp.prev_off, &w))
-					return JOBQ_ENEVER;
-				if (w < sp.start + sp.off) {
-					r = sp.start;
-					goto found;
-				}
-			}
-			int64_t lo = max64(u + sp.off, first_new);
-			int64_t end = sp.end == INT64_MAX ? INT64_MAX : sp.end + sp.off;
-			if (lo < end) {
-				if (!find(&fd, lo, &w))
-					return JOBQ_ENEVER;
-				if (w < end) {
-					r = w - sp.off;
-					goto found;
-				}
-			}
-			if (sp.end == INT64_MAX)
+		/* The span's wall times from u on (or up to u); a fixed-time job skips those an
+		   overlap repeats, having run them on the first pass. */
+		int64_t lo = dir > 0 ? u + sp.off : wall(sp.start, sp.off);
+		int64_t hi = dir > 0 ? wall(sp.end, sp.off) - 1 : u + sp.off;
+		if (fixed && sp.prev_off > sp.off && lo < sp.start + sp.prev_off)
+			lo = sp.start + sp.prev_off;
+		/* A fixed-time job whose time fell in the gap before the span runs at its start. */
+		bool gap = fixed && sp.prev_off < sp.off && (dir < 0 || u == sp.start);
+		/* In time order: the gap run, then the span's own times; prev looks at them backwards. */
+		for (int k = 0; k < 2; k++) {
+			bool own = (k == 0) == (dir < 0);
+			int m = own ? match_in(&fd, lo, hi, &w)
+			      : gap ? match_in(&fd, sp.start + sp.prev_off, sp.start + sp.off - 1, &w)
+				    : 0;
+			if (m < 0)
 				return JOBQ_ENEVER;
-			u = sp.end;
-		} else {
-			int64_t hi = u + sp.off;
-			int64_t lo = max64(sp.start == INT64_MIN ? INT64_MIN : sp.start + sp.off, first_new);
-			if (lo <= hi) {
-				if (!find(&fd, hi, &w))
+			if (m) {
+				r = own ? w - sp.off : sp.start;
+				if (r < JOBQ__T_MIN || r > JOBQ__T_MAX)
 					return JOBQ_ENEVER;
-				if (w >= lo) {
-					r = w - sp.off;
-					goto found;
-				}
+				*out = r;
+				return 0;
 			}
-			if (gap) {
-				if (!find(&fd, sp.start + sp.off - 1, &w))
-					return JOBQ_ENEVER;
-				if (w >= sp.start + sp.prev_off) {
-					r = sp.start;
-					goto found;
-				}
-			}
-			if (sp.start == INT64_MIN)
-				return JOBQ_ENEVER;
-			u = sp.start - 1;
 		}
+		if (dir > 0 ? sp.end == INT64_MAX : sp.start == INT64_MIN)
+			return JOBQ_ENEVER;
+		u = dir > 0 ? sp.end : sp.start - 1;
 	}
 	return JOBQ_ENEVER;
-found:
-	if (r < JOBQ__T_MIN || r > JOBQ__T_MAX)
-		return JOBQ_ENEVER;
-	*out = r;
-	return 0;
 }
 
 int jobq_cron_next(const jobq_cron_t *c, const jobq_zone_t *z, int64_t after, int64_t *out)
