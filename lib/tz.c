@@ -118,7 +118,7 @@ static int build(struct rd *r, const struct hdr *h, size_t tsize, const char *pa
 	    !take(r, h->chars + h->leap * (tsize + 4) + h->isstd + h->isut))
 		return JOBQ_EZONE;
 
-	struct jobq__tzrule rule;
+	struct jobq__tzrule rule = {0};
 	int has_rule = 0;
 	if (tsize == 8) {
 		/* The footer: "\n" TZ-string "\n"; an empty string means no rule. */
@@ -185,7 +185,8 @@ static int parse(const unsigned char *buf, size_t len, const char *path, struct 
 		return JOBQ_EZONE;
 	if (h.version == 0)
 		return build(&r, &h, 4, path, out);
-	/* Version 2 and later repeat the data with 64-bit times after the 32-bit block. */
+	/* Version 2 and later (any non-zero version byte, so future versions load too) repeat the
+	   data with 64-bit times after the 32-bit block, then add the footer. */
 	if (!take(&r, block_size(&h, 4)) || header(&r, &h))
 		return JOBQ_EZONE;
 	return build(&r, &h, 8, path, out);

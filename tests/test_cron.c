@@ -382,8 +382,8 @@ START_TEST(posix_rules)
 		   22:00 of the Saturday in -03, 01:00Z. */
 		{"<-03>3<-02>,M3.5.0/-2,M10.5.0/-1", 1901149199, -10800},
 		{"<-03>3<-02>,M3.5.0/-2,M10.5.0/-1", 1901149200, -7200},
-		/* Israel: Thursday before the last Friday... written as the 4th Thursday at 26:00:
-		   2030-03-28 + 26 h = Friday 02:00 +02 = 00:00Z on the 29th. */
+		/* Israel's 26:00 on the 4th Thursday: 2030-03-28 + 26 h is Friday 02:00 +02, 00:00Z
+		   on the 29th. */
 		{"IST-2IDT,M3.4.4/26,M10.5.0", 1900972799, 7200},
 		{"IST-2IDT,M3.4.4/26,M10.5.0", 1900972800, 10800},
 		/* All-year DST: never back to standard, also at the year boundary. */

@@ -181,7 +181,8 @@ START_TEST(every_zone)
 	walk(dir && *dir ? dir : "/usr/share/zoneinfo", "");
 	for (size_t e = 0; e < NEXPR; e++)
 		jobq_cron_free(cron[e]);
-	ck_assert_int_gt(zones, 300);
+	/* Debian's tzdata has about 450 distinct zones; a walker that finds few is broken. */
+	ck_assert_int_gt(zones, dir && *dir ? 0 : 300);
 	fprintf(stderr, "props: %d zones, %d fire times checked\n", zones, checks);
 }
 END_TEST
