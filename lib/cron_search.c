@@ -22,7 +22,8 @@
 
 #define HORIZON (INT64_C(146097) * 86400 + 2 * 86400) /* 400 years, and the widest offset change */
 
-/* The set bit of mask nearest to i in direction dir, i included, or -1. */
+/* The set bit of mask nearest to i in direction dir, i included, or -1. The seek keeps i below
+   64, and only going down does it reach -1. */
 static int near(uint64_t mask, int i, int dir)
 {
 	if (dir > 0) {
