@@ -374,7 +374,11 @@ JOBQ_API int jobq_zone_offset(const jobq_zone_t *z, int64_t t, int *utcoff_secon
 JOBQ_API int jobq_cron_next(const jobq_cron_t *c, const jobq_zone_t *z, int64_t after,
 			    int64_t *out);
 
-/* The mirror of jobq_cron_next: the last fire time strictly before `before`. */
+/*
+ * The mirror of jobq_cron_next: the last fire time strictly before `before`, so that
+ * prev(next(t)) <= t. Returns 0, JOBQ_ENEVER (none within 400 years before, or none from year 1
+ * on), JOBQ_EINVAL. Pure; any thread.
+ */
 JOBQ_API int jobq_cron_prev(const jobq_cron_t *c, const jobq_zone_t *z, int64_t before,
 			    int64_t *out);
 
