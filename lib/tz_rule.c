@@ -197,7 +197,8 @@ void jobq__tzrule_span(const struct jobq__tzrule *r, int64_t t, struct jobq__spa
 	struct change ch[6];
 	int n = 0, y, m, d;
 	jobq__civil_from_days(jobq__floor_div(t, 86400), &y, &m, &d);
-	for (int64_t yy = (int64_t)y - 1; yy <= (int64_t)y + 1; yy++) {
+	for (int k = 0; k < 3; k++) {
+		int64_t yy = (int64_t)y - 1 + k;
 		ch[n++] = (struct change){rule_day(&r->start, yy) * 86400 + r->start.secs - r->std_off,
 					  r->dst_off};
 		ch[n++] = (struct change){rule_day(&r->end, yy) * 86400 + r->end.secs - r->dst_off,
