@@ -396,6 +396,76 @@ typedef struct jobq_stats {
 /* A snapshot (each counter exact, the set not atomic). Returns 0 or JOBQ_EINVAL. */
 JOBQ_API int jobq_stats(jobq_t *q, jobq_stats_t *out);
 
+/* ---- Cron expressions and time zones -------------------------------------------------------- */
+
+/*
+ * The dialect (see jobq_cron_parse(3) and CRON.md): 5 fields "minute hour day-of-month month
+ * day-of-week" or 6 with seconds first; names, ranges, steps, lists, "?", L, L-n, nW, LW, nL, n#k,
+ * and the macros @yearly @annually @monthly @weekly @daily @midnight @hourly. Days follow cronie:
+ * if either day field starts with "*" (or is "?"), a day must match both, else either.
+ *
+ * Every schedule is evaluated in one IANA zone. A job whose minute or hour field starts with "*"
+ * is a wildcard job; others are fixed-time jobs. When clocks jump forward, a fixed-time job whose
+ * time does not exist runs once at the first instant after the gap, a wildcard job has no runs
+ * in the gap. When clocks jump back, a fixed-time job runs once, on the first pass; a wildcard
+ * job runs on both passes. Times are Unix seconds from year 1 to year 9999.
+ */
+typedef struct jobq_cron jobq_cron_t; /* a parsed expression: immutable, shareable across threads */
+typedef struct jobq_zone jobq_zone_t; /* a loaded IANA zone: immutable, shareable, refcounted */
+
+/*
+ * Parses expr (a NUL-terminated string of at most 1024 bytes). On success stores a new
+ * expression in *out, owned by the caller until jobq_cron_free. On failure *out is untouched and
+ * err (may be NULL; errlen bytes, always NUL-terminated when errlen > 0) receives one line such
+ * as "invalid cron expression at column 4 (hour): value 24 out of range 0-23" (the column is the
+ * 1-based byte offset). Returns 0, JOBQ_ECRON, JOBQ_EINVAL (NULL expr or out), JOBQ_ENOMEM.
+ * Any thread.
+ */
+JOBQ_API int jobq_cron_parse(const char *expr, jobq_cron_t **out, char *err, size_t errlen);
+
+/* Frees an expression from jobq_cron_parse. NULL is a no-op. No other thread may still use it. */
+JOBQ_API void jobq_cron_free(jobq_cron_t *c);
+
+/*
+ * Loads the IANA zone name ("Europe/Berlin") from the TZif file under $TZDIR, or under
+ * /usr/share/zoneinfo when TZDIR is unset, including the POSIX rule of its footer for dates past
+ * its table. NULL or "UTC" give UTC without reading a file. Names that are absolute, contain
+ * "." or ".." components, or bytes other than letters, digits and "/_+-." are refused, and so are
+ * files with leap-second tables (right/...). Zones are cached process-wide: loading a name again
+ * while a handle is alive returns the same zone with its count raised. On success *out holds a
+ * reference the caller releases with jobq_zone_free. Returns 0, JOBQ_EZONE (no such zone, or
+ * not a valid TZif file), JOBQ_EINVAL (NULL out), JOBQ_ENOMEM. Any thread.
+ */
+JOBQ_API int jobq_zone_load(const char *name, jobq_zone_t **out);
+
+/* Releases a reference from jobq_zone_load; the last one frees the zone. NULL is a no-op. */
+JOBQ_API void jobq_zone_free(jobq_zone_t *z);
+
+/*
+ * Stores in *utcoff_seconds the UTC offset (seconds east, +3600 for CET) in force in zone z
+ * (NULL = UTC) at Unix time t. Returns 0 or JOBQ_EINVAL (NULL utcoff_seconds, t outside years
+ * 1-9999). Any thread.
+ */
+JOBQ_API int jobq_zone_offset(const jobq_zone_t *z, int64_t t, int *utcoff_seconds);
+
+/*
+ * Stores in *out the first fire time of c strictly after `after` (Unix seconds), evaluated in
+ * zone z (NULL = UTC) with the DST policy above. Results of successive calls fed their own
+ * output are strictly increasing. Returns 0, JOBQ_ENEVER (no fire time within 400 years of
+ * `after`, or none before year 10000; *out untouched), JOBQ_EINVAL (NULL c or out, `after`
+ * outside years 1-9999). Pure: no clock, no locks; any thread.
+ */
+JOBQ_API int jobq_cron_next(const jobq_cron_t *c, const jobq_zone_t *z, int64_t after,
+			    int64_t *out);
+
+/*
+ * The mirror of jobq_cron_next: the last fire time strictly before `before`, so that
+ * prev(next(t)) <= t. Returns 0, JOBQ_ENEVER (none within 400 years before, or none from year 1
+ * on), JOBQ_EINVAL. Pure; any thread.
+ */
+JOBQ_API int jobq_cron_prev(const jobq_cron_t *c, const jobq_zone_t *z, int64_t before,
+			    int64_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 /*
  * testutil.h: what every Check suite shares: a main() that runs one suite and exits with its
- * result, and a latch (a one-shot gate) for making threads meet without sleeping. Suites define
+ * result, a latch (a one-shot gate) for making threads meet without sleeping, and the reader
+ * and runner of cron vectors (the shared file's cases and the unit tests' own). Suites define
  * `Suite *suite(void)`.
  */
 #ifndef JOBQ_TESTUTIL_H
@@ -8,7 +9,12 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "cron.h"
+#include "jobq.h"
 
 /* A count-down latch: latch_wait returns once latch_arrive was called `count` times. */
 struct latch {
@@ -57,5 +63,86 @@ Suite *suite(void);
 		srunner_free(sr);                                     \
 		return failed ? EXIT_FAILURE : EXIT_SUCCESS;          \
 	}
+
+/*
+ * One case of shared/cron/vectors.tsv: expr, zone, from (RFC 3339), n, and the expected fire
+ * times as a comma list, "ERROR" (the expression must be rejected) or "" (it never fires).
+ * The strings point into buf.
+ */
+struct jobq_vector {
+	int line;
+	const char *expr, *zone, *from, *expect;
+	int n;
+	int prev; /* the unit tests also run jobq_cron_prev */
+	char buf[4096];
+};
+
+/* The vectors file: $JOBQ_VECTORS, else ../shared/cron/vectors.tsv from the repository root. */
+static inline FILE *jobq_vectors_open(void)
+{
+	const char *path = getenv("JOBQ_VECTORS");
+	if (!path || !*path)
+		path = "../shared/cron/vectors.tsv";
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s (set JOBQ_VECTORS)", path);
+	return f;
+}
+
+/* Reads the next case into *v, skipping comments and blank lines; 0 at the end of the file. */
+static inline int jobq_vector_next(FILE *f, struct jobq_vector *v)
+{
+	while (fgets(v->buf, sizeof v->buf, f)) {
+		v->line++;
+		v->buf[strcspn(v->buf, "\r\n")] = '\0';
+		if (v->buf[0] == '#' || v->buf[0] == '\0')
+			continue;
+		char *col[5], *p = v->buf;
+		for (int i = 0; i < 5; i++) {
+			col[i] = p;
+			p += strcspn(p, "\t");
+			ck_assert_msg(*p || i == 4, "vectors line %d: too few columns", v->line);
+			if (*p)
+				*p++ = '\0';
+		}
+		v->expr = col[0];
+		v->zone = col[1];
+		v->from = col[2];
+		v->n = atoi(col[3]);
+		v->expect = col[4];
+		return 1;
+	}
+	return 0;
+}
+
+/* What the library makes of case v, in the file's notation, into got (cap bytes). */
+static inline void jobq_vector_run(const struct jobq_vector *v, char *got, size_t cap)
+{
+	jobq_cron_t *c;
+	jobq_zone_t *z;
+	int64_t t;
+	bool frac;
+	got[0] = '\0';
+	if (jobq_cron_parse(v->expr, &c, NULL, 0) != 0) {
+		snprintf(got, cap, "ERROR");
+		return;
+	}
+	ck_assert_msg(jobq_zone_load(v->zone, &z) == 0, "zone %s", v->zone);
+	ck_assert_msg(jobq__rfc3339_parse(v->from, &t, &frac) == 0, "time %s", v->from);
+	size_t len = 0;
+	for (int i = 0; i < v->n; i++) {
+		int rc = v->prev ? jobq_cron_prev(c, z, t, &t) : jobq_cron_next(c, z, t, &t);
+		if (rc == JOBQ_ENEVER)
+			break;
+		ck_assert_int_eq(rc, 0);
+		int off;
+		char buf[32];
+		ck_assert_int_eq(jobq_zone_offset(z, t, &off), 0);
+		jobq__rfc3339_format(t, off, buf);
+		len += (size_t)snprintf(got + len, cap - len, "%s%s", i ? "," : "", buf);
+		ck_assert_uint_lt(len, cap);
+	}
+	jobq_zone_free(z);
+	jobq_cron_free(c);
+}
 
 #endif
