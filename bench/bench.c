@@ -9,7 +9,8 @@
  * gets the .dat files that bench/plot.gp draws. The last lines are the ratio lines:
  *   ratio <workload> jobq/<peer> <x.xx>     (> 1: jobq is better, whatever the unit)
  *
- * Usage: bench [-o OUTDIR] [-r REPS] [-q]     (-q: quick, a tenth of the work, for a smoke run)
+ * Usage: bench [-o OUTDIR] [-r REPS] [-q] [-P]
+ *   -q: quick, a tenth of the work, for a smoke run; -P: do not pin the latency threads to CPUs
  *
  * Benchmarks are not tests: nothing here asserts a timing.
  */
@@ -19,6 +20,7 @@
 #include <glib.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -59,6 +61,22 @@ static void sleep_ns(int64_t ns)
 	struct timespec ts = {ns / 1000000000, ns % 1000000000};
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/* Moves the calling thread to CPU cpu (threads it creates later inherit that). The latency
+ * and floor measurements put the submitter on CPU 0 and the worker on CPU 1, so that where the
+ * scheduler happens to place two spinning threads (one CPU, time-sliced for milliseconds) does
+ * not decide the tail. No-op on a one-CPU machine. */
+static int nopin;
+
+static void pin_self(int cpu)
+{
+	if (nopin || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof set, &set);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -435,13 +453,19 @@ static void child_latency(result_t res, int impl, size_t n_awake, size_t n_parke
 {
 	const size_t max_open = 400000;
 	size_t total = n_awake + n_parked + n_cap + 2 * max_open, k = 0;
-	g_sub = calloc(total, sizeof *g_sub);
-	g_lat = calloc(total, sizeof *g_lat);
-	memset(g_sub, 0, total * sizeof *g_sub);
-	memset(g_lat, 0, total * sizeof *g_lat);
+	g_sub = malloc(total * sizeof *g_sub);
+	g_lat = malloc(total * sizeof *g_lat);
+	if (!g_sub || !g_lat)
+		die("malloc", 0);
+	/* Fault every page in now, not in the middle of a measurement (a memset to zero after
+	 * calloc would be optimised away). */
+	memset(g_sub, 0xff, total * sizeof *g_sub);
+	memset(g_lat, 0xff, total * sizeof *g_lat);
 	g_job = stamp_job;
 	struct ex e;
+	pin_self(1);
 	ex_create(&e, impl, POST, 1, 1u << 20);
+	pin_self(0);
 	struct sub s;
 	sub_open(&s, &e, total);
 
@@ -606,7 +630,9 @@ static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_l
 	/* Futex round trip: each side sleeps in FUTEX_WAIT until the other wakes it. */
 	fx_iters = n_rtt;
 	atomic_store(&fx_word, 0);
+	pin_self(1);
 	pthread_create(&t, NULL, fx_pong, NULL);
+	pin_self(0);
 	int64_t t0 = now_ns();
 	for (size_t i = 0; i < n_rtt; i++) {
 		atomic_store(&fx_word, 1);
@@ -621,7 +647,9 @@ static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_l
 	fx_iters = n_parked;
 	atomic_store(&fx_word, 0);
 	int64_t *lat = calloc(n_parked, sizeof *lat);
+	pin_self(1);
 	pthread_create(&t, NULL, fx_parked, NULL);
+	pin_self(0);
 	for (size_t i = 0; i < n_parked; i++) {
 		atomic_store(&fx_woke, 0);
 		sleep_ns(200000);
@@ -640,7 +668,9 @@ static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_l
 	/* Cache-line ping-pong: one 64-bit word bounced between two spinning threads. */
 	fx_iters = n_line;
 	atomic_store(&fx_line, 0);
+	pin_self(1);
 	pthread_create(&t, NULL, line_pong, NULL);
+	pin_self(0);
 	t0 = now_ns();
 	for (uint64_t i = 0; i < n_line; i++) {
 		atomic_store_explicit(&fx_line, 2 * i + 1, memory_order_release);
@@ -779,6 +809,30 @@ static void cpu_model(char *buf, size_t cap)
 		fclose(f);
 }
 
+/* CPU seconds the whole machine spent busy so far (from /proc/stat). */
+static double machine_busy_s(void)
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			 &v[3], &v[4], &v[5], &v[6], &v[7]) != 8) {
+		if (f)
+			fclose(f);
+		return 0;
+	}
+	fclose(f);
+	/* user nice system idle iowait irq softirq steal: all but idle and iowait */
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double children_cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 #define MAXW 2
 static const unsigned subs_list[3] = {1, 2, 4};
 static const char *const mode_name[2] = {"post", "tracked"};
@@ -786,21 +840,36 @@ static const char *const mode_name[2] = {"post", "tracked"};
 int main(int argc, char **argv)
 {
 	const char *outdir = ".";
-	int reps = 3, opt;
-	while ((opt = getopt(argc, argv, "o:r:q")) != -1) {
+	int reps = 5, opt;
+	while ((opt = getopt(argc, argv, "o:r:qPx:")) != -1) {
+		if (opt == 'x') {
+			/* One throughput measurement in this process, for perf and strace:
+			 * -x IMPL,MODE,SUBS,WORKERS,N[,CAPACITY]  (IMPL and MODE as numbers) */
+			struct spec sp = {K_TPUT, 0, 0, 0, 1, 1, 1u << 19, 200000};
+			sscanf(optarg, "%d,%d,%u,%u,%zu,%u", &sp.impl, &sp.mode, &sp.subs,
+			       &sp.workers, &sp.n, &sp.capacity);
+			result_t r = {0};
+			child(&sp, r);
+			printf("%s %s S=%u W=%u: %.2f Mjobs/s, %.3f CPU us/job\n",
+			       impl_name[sp.impl % NIMPL], mode_name[sp.mode & 1], sp.subs,
+			       sp.workers, r[0] / 1e6, r[1] * 1e6);
+			return 0;
+		}
 		if (opt == 'o')
 			outdir = optarg;
 		else if (opt == 'r')
 			reps = atoi(optarg);
 		else if (opt == 'q')
 			quick = 1;
+		else if (opt == 'P')
+			nopin = 1;
 		else {
-			fprintf(stderr, "usage: bench [-o OUTDIR] [-r REPS] [-q]\n");
+			fprintf(stderr, "usage: bench [-o OUTDIR] [-r REPS] [-q] [-P]\n");
 			return 2;
 		}
 	}
 	if (reps < 1 || reps > 9)
-		reps = 3;
+		reps = 5;
 	char path[512];
 	snprintf(path, sizeof path, "%s/report.txt", outdir);
 	report = fopen(path, "w");
@@ -810,6 +879,7 @@ int main(int argc, char **argv)
 	int nw = ncpu > 1 ? 2 : 1, wall = nw - 1; /* index of the all-core worker count */
 	size_t ntput = quick ? 30000 : 200000;
 	int64_t tstart = now_ns();
+	double busy0 = machine_busy_s();
 
 	/* Throughput. */
 	static result_t tput[NIMPL][2][3][MAXW];
@@ -860,6 +930,8 @@ int main(int argc, char **argv)
 		run_median(&sp, reps, fl);
 	}
 	double elapsed = (double)(now_ns() - tstart) / 1e9;
+	/* What else ran: the machine's busy time less our own, as a share of all its CPUs. */
+	double other = (machine_busy_s() - busy0 - children_cpu_s()) / (elapsed * (double)ncpu);
 
 	/* ---- Report ---- */
 	char model[128];
@@ -869,8 +941,11 @@ int main(int argc, char **argv)
 	out("jobq %s benchmark: %s, %ld cores, Linux %s; GLib %u.%u.%u, libuv %s\n",
 	    jobq_version_string(), model, ncpu, un.release, glib_major_version, glib_minor_version,
 	    glib_micro_version, uv_version_string());
-	out("median of %d runs each; %zu empty jobs per throughput run; measured in %.0f s%s\n\n",
+	out("median of %d runs each; %zu empty jobs per throughput run; measured in %.0f s%s\n",
 	    reps, ntput, elapsed, quick ? " (QUICK: smoke run, figures not meaningful)" : "");
+	out("other load on the machine during the run: %.1f%% of its CPU time%s\n\n",
+	    other > 0 ? 100 * other : 0.0,
+	    other > 0.05 ? " (WARNING: something else was running; rerun on a quiet machine)" : "");
 
 	out("THROUGHPUT, empty jobs, million jobs/s (higher is better); S submitters, W workers\n");
 	out("%-28s %2s %2s %9s %12s %9s %10s\n", "workload", "S", "W", impl_name[0], impl_name[1],
