@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cron.h"
 
 #define EXPR_MAX 1024
@@ -326,7 +327,7 @@ int jobq_cron_parse(const char *expr, jobq_cron_t **out, char *err, size_t errle
 		if (rc)
 			return rc;
 	}
-	jobq_cron_t *copy = malloc(sizeof *copy);
+	jobq_cron_t *copy = jobq__malloc(sizeof *copy);
 	if (!copy)
 		return JOBQ_ENOMEM;
 	*copy = c;
@@ -336,5 +337,5 @@ int jobq_cron_parse(const char *expr, jobq_cron_t **out, char *err, size_t errle
 
 void jobq_cron_free(jobq_cron_t *c)
 {
-	free(c);
+	jobq__free(c);
 }

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "civil.h"
 #include "tz.h"
 
@@ -138,7 +139,7 @@ static int build(struct rd *r, const struct hdr *h, size_t tsize, const char *pa
 	}
 
 	size_t plen = strlen(path) + 1;
-	struct jobq_zone *z = calloc(1, sizeof *z + h->time * (sizeof(int64_t) + sizeof(int32_t)) +
+	struct jobq_zone *z = jobq__calloc(1, sizeof *z + h->time * (sizeof(int64_t) + sizeof(int32_t)) +
 						 plen);
 	if (!z)
 		return JOBQ_ENOMEM;
@@ -173,7 +174,7 @@ static int build(struct rd *r, const struct hdr *h, size_t tsize, const char *pa
 	*out = z;
 	return 0;
 bad:
-	free(z);
+	jobq__free(z);
 	return JOBQ_EZONE;
 }
 
@@ -201,7 +202,7 @@ static int read_file(const char *path, unsigned char **buf, size_t *len)
 	int rc = JOBQ_EZONE;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > TZIF_MAX_BYTES)
 		goto out;
-	*buf = malloc((size_t)st.st_size + 1);
+	*buf = jobq__malloc((size_t)st.st_size + 1);
 	if (!*buf) {
 		rc = JOBQ_ENOMEM;
 		goto out;
@@ -212,7 +213,7 @@ static int read_file(const char *path, unsigned char **buf, size_t *len)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0 || (got > 0 && *len + (size_t)got > (size_t)st.st_size)) {
-			free(*buf); /* an error, or the file grew while we read it */
+			jobq__free(*buf); /* an error, or the file grew while we read it */
 			goto out;
 		}
 		if (got == 0)
@@ -264,7 +265,7 @@ int jobq_zone_load(const char *name, jobq_zone_t **out)
 	if (!dir || !*dir)
 		dir = "/usr/share/zoneinfo";
 	size_t dlen = strlen(dir), nlen = strlen(name);
-	char *path = malloc(dlen + nlen + 2);
+	char *path = jobq__malloc(dlen + nlen + 2);
 	if (!path)
 		return JOBQ_ENOMEM;
 	memcpy(path, dir, dlen);
@@ -279,7 +280,7 @@ int jobq_zone_load(const char *name, jobq_zone_t **out)
 		z->refs++;
 	pthread_mutex_unlock(&cache_lock);
 	if (z) {
-		free(path);
+		jobq__free(path);
 		*out = z;
 		return 0;
 	}
@@ -289,10 +290,10 @@ int jobq_zone_load(const char *name, jobq_zone_t **out)
 	int rc = read_file(path, &buf, &len);
 	if (rc == 0) {
 		rc = parse(buf, len, path, &z);
-		free(buf);
+		jobq__free(buf);
 	}
 	if (rc != 0) {
-		free(path);
+		jobq__free(path);
 		return rc;
 	}
 	pthread_mutex_lock(&cache_lock);
@@ -306,9 +307,9 @@ int jobq_zone_load(const char *name, jobq_zone_t **out)
 		cache = z;
 	}
 	pthread_mutex_unlock(&cache_lock);
-	free(path);
+	jobq__free(path);
 	if (won)
-		free(z);
+		jobq__free(z);
 	*out = won ? won : z;
 	return 0;
 }
@@ -327,7 +328,7 @@ void jobq_zone_free(jobq_zone_t *z)
 	}
 	pthread_mutex_unlock(&cache_lock);
 	if (last)
-		free(z);
+		jobq__free(z);
 }
 
 /* The table's span around t, cut where the footer rule takes over. */
