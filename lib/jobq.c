@@ -119,7 +119,12 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		workers = n < 1 ? 1 : n > JOBQ__MAX_WORKERS ? JOBQ__MAX_WORKERS : (unsigned)n;
 	}
-	int rc = jobq__sched_init(&q->sched, &q->clock, jobq__job_due, timer_idle, q);
+	struct jobq__sched_hooks hooks = {
+		.fire = {[JOBQ__TIMER_JOB] = jobq__job_due},
+		.idle = timer_idle,
+		.owner = q,
+	};
+	int rc = jobq__sched_init(&q->sched, &q->clock, &hooks);
 	if (rc == 0) {
 		rc = jobq__pool_init(&q->pool, workers, or_default(opts->capacity, DEFAULT_CAPACITY));
 		if (rc)

@@ -31,6 +31,7 @@
 
 #define BATCH 64
 #define REFIRE_NS 1000000 /* a full queue: try again a millisecond later */
+#define STEP_NS 1000000000 /* a wall-clock step worth telling the owner about */
 
 int64_t jobq__clock_now(const struct jobq__clock *c, bool realtime)
 {
@@ -143,8 +144,8 @@ bool jobq__sched_remove(struct jobq__sched *s, struct jobq__timer *t)
 
 void jobq__sched_done(struct jobq__sched *s)
 {
-	if (atomic_fetch_sub(&s->pending, 1) == 1 && s->idle)
-		s->idle(s->owner);
+	if (atomic_fetch_sub(&s->pending, 1) == 1 && s->hooks.idle)
+		s->hooks.idle(s->hooks.owner);
 }
 
 /* Moves up to BATCH due entries into batch. Caller holds mu. */
@@ -167,7 +168,8 @@ static void fire_batch(struct jobq__sched *s, struct jobq__timer **batch, unsign
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct jobq__timer *t = batch[i];
-		if (s->fire(t, s->owner)) {
+		jobq__fire_fn fire = s->hooks.fire[t->kind];
+		if (fire(t, s->hooks.owner)) {
 			jobq__sched_done(s);
 			continue;
 		}
@@ -176,17 +178,39 @@ static void fire_batch(struct jobq__sched *s, struct jobq__timer **batch, unsign
 		int rc = insert(s, t);
 		pthread_mutex_unlock(&s->mu);
 		/* Out of memory too: keep offering it rather than lose it. */
-		while (rc && !s->fire(t, s->owner))
+		while (rc && !fire(t, s->hooks.owner))
 			sched_yield();
 		if (rc)
 			jobq__sched_done(s);
 	}
 }
 
+/*
+ * Notices a wall-clock step: the distance between the two clocks moved by more than a second.
+ * Caller holds mu; returns true if the step hook should run (after mu is released).
+ */
+static bool stepped(struct jobq__sched *s)
+{
+	int64_t off = jobq__clock_now(&s->clock, true) - jobq__clock_now(&s->clock, false);
+	int64_t moved = off - s->offset;
+	s->offset = off;
+	return moved > STEP_NS || moved < -STEP_NS;
+}
+
+static void maybe_step(struct jobq__sched *s, bool step)
+{
+	if (step && s->hooks.step)
+		s->hooks.step(s->hooks.owner);
+}
+
 void jobq__sched_run_due(struct jobq__sched *s)
 {
 	struct jobq__timer *batch[BATCH];
 	unsigned n;
+	pthread_mutex_lock(&s->mu);
+	bool step = stepped(s);
+	pthread_mutex_unlock(&s->mu);
+	maybe_step(s, step);
 	do {
 		pthread_mutex_lock(&s->mu);
 		n = take_due(s, batch);
@@ -228,6 +252,12 @@ static void *timer_main(void *arg)
 	pthread_setname_np(pthread_self(), "jobq-timer");
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
+		if (!s->clock.fn && stepped(s)) {
+			pthread_mutex_unlock(&s->mu);
+			maybe_step(s, true);
+			pthread_mutex_lock(&s->mu);
+			continue;
+		}
 		unsigned n = s->clock.fn ? 0 : take_due(s, batch);
 		if (n) {
 			pthread_mutex_unlock(&s->mu);
@@ -241,8 +271,8 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
-int jobq__sched_init(struct jobq__sched *s, const struct jobq__clock *clock, jobq__fire_fn fire,
-		     void (*idle)(void *owner), void *owner)
+int jobq__sched_init(struct jobq__sched *s, const struct jobq__clock *clock,
+		     const struct jobq__sched_hooks *hooks)
 {
 	pthread_condattr_t ca;
 	pthread_mutex_init(&s->mu, NULL);
@@ -253,9 +283,8 @@ int jobq__sched_init(struct jobq__sched *s, const struct jobq__clock *clock, job
 	pthread_cond_init(&s->cv_real, &ca);
 	pthread_condattr_destroy(&ca);
 	s->clock = *clock;
-	s->fire = fire;
-	s->idle = idle;
-	s->owner = owner;
+	s->hooks = *hooks;
+	s->offset = jobq__clock_now(clock, true) - jobq__clock_now(clock, false);
 
 	sigset_t all, old;
 	sigfillset(&all);

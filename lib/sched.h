@@ -20,11 +20,15 @@ struct jobq__clock {
 
 int64_t jobq__clock_now(const struct jobq__clock *c, bool realtime);
 
+/* What a timer entry times; each kind has its own fire function. */
+enum { JOBQ__TIMER_JOB, JOBQ__TIMER_KINDS };
+
 /* A timer entry, embedded in what it times. */
 struct jobq__timer {
 	int64_t due;       /* nanoseconds on the entry's clock */
 	uint32_t idx;      /* position in its heap; TIMER_IDLE when in none */
 	uint8_t realtime;  /* which heap: CLOCK_REALTIME or CLOCK_MONOTONIC */
+	uint8_t kind;      /* JOBQ__TIMER_* */
 };
 
 #define JOBQ__TIMER_IDLE UINT32_MAX
@@ -32,6 +36,13 @@ struct jobq__timer {
 /* Called without the timer's lock for each entry that fell due; returns false to have the
  * entry put back, due a millisecond later (the queue it feeds was full). */
 typedef bool (*jobq__fire_fn)(struct jobq__timer *t, void *owner);
+
+struct jobq__sched_hooks {
+	jobq__fire_fn fire[JOBQ__TIMER_KINDS];
+	void (*idle)(void *owner); /* pending dropped to zero (a drain may be waiting) */
+	void (*step)(void *owner); /* the wall clock stepped by more than a second */
+	void *owner;
+};
 
 struct jobq__sched {
 	pthread_mutex_t mu;
@@ -41,16 +52,15 @@ struct jobq__sched {
 	bool stop, started;
 	pthread_t thread;
 	struct jobq__clock clock;
-	jobq__fire_fn fire;
-	void *owner;
-	void (*idle)(void *owner); /* called when pending drops to zero */
+	struct jobq__sched_hooks hooks;
+	int64_t offset; /* wall clock minus monotonic clock when last looked at */
 	/* Entries in the heaps or being fired: the drain waits for zero. */
 	_Atomic uint64_t pending;
 };
 
 /* Starts the timer thread. Returns 0, JOBQ_ENOMEM or JOBQ_ETHREAD. */
-int jobq__sched_init(struct jobq__sched *s, const struct jobq__clock *clock, jobq__fire_fn fire,
-		     void (*idle)(void *owner), void *owner);
+int jobq__sched_init(struct jobq__sched *s, const struct jobq__clock *clock,
+		     const struct jobq__sched_hooks *hooks);
 /* Stops and joins the thread; entries still in the heaps are left to their owners. */
 void jobq__sched_fini(struct jobq__sched *s);
 
