@@ -133,7 +133,9 @@ install: all jobq.pc
 clean:
 	rm -rf build build-* jobq.pc
 
-# Benchmarks (make bench) live in bench/, with their own rules.
+# Benchmarks (make bench) live in bench/, the HTTP job service example in examples/httpd/,
+# each with its own rules.
 -include bench/bench.mk
+-include examples/httpd/httpd.mk
 
 -include $(LIB_OBJ:.o=.d)

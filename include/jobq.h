@@ -373,6 +373,76 @@ JOBQ_API int jobq_dead_purge(jobq_t *q, uint64_t id);
  */
 JOBQ_API int jobq_clock_advanced(jobq_t *q);
 
+/* ---- Events -------------------------------------------------------------------------------- */
+
+/* What a subscriber hears about (a mask of these). */
+enum {
+	JOBQ_EV_STATE = 1,    /* a job changed state (submitted, started, failed, retried, ended) */
+	JOBQ_EV_PROGRESS = 2, /* a job reported progress */
+	JOBQ_EV_DROPPED = 4   /* always delivered: the buffer was full and events were lost */
+};
+
+typedef struct jobq_event {
+	uint64_t id;        /* the job; 0 in a JOBQ_EV_DROPPED marker */
+	unsigned kind;      /* JOBQ_EV_STATE, JOBQ_EV_PROGRESS or JOBQ_EV_DROPPED */
+	jobq_state_t state; /* the job's state after the change */
+	unsigned attempt;
+	int code;           /* as in jobq_status_t */
+	int percent;        /* last progress, or -1 */
+	uint64_t dropped;   /* JOBQ_EV_DROPPED: how many events were lost just before it */
+	int64_t time_ns;    /* when, on the executor's wall clock */
+	char text[40];      /* JOBQ_EV_PROGRESS: the progress text (truncated copy) */
+} jobq_event_t;
+
+/* Receives one event (valid during the call only), on the executor's event thread. */
+typedef void (*jobq_event_fn)(const jobq_event_t *ev, void *data);
+
+typedef struct jobq_sub jobq_sub_t;
+
+typedef struct jobq_sub_options {
+	unsigned mask;     /* JOBQ_EV_STATE | JOBQ_EV_PROGRESS; 0 = both */
+	uint64_t job;      /* only this job's events; 0 = every job's */
+	unsigned capacity; /* events buffered for this subscriber; 0 = 1024 */
+	jobq_event_fn fn;  /* delivery by callback on the event thread; NULL = through a file
+	                      descriptor (jobq_sub_fd, jobq_sub_read) */
+	void *data;
+} jobq_sub_options_t;
+
+/* Fills *opts with the defaults. */
+JOBQ_API void jobq_sub_options_init(jobq_sub_options_t *opts);
+
+/*
+ * Subscribes to the executor's events. Events go into the subscriber's bounded buffer without
+ * ever blocking the thread that caused them; when it is full, later events are counted and
+ * delivered as one JOBQ_EV_DROPPED marker once there is room. Events of one job arrive in order.
+ * With opts->fn, a thread of the executor's calls fn for each event (keep it short; it may call
+ * any jobq function, jobq_unsubscribe of this subscription included). Without, the events wait
+ * for jobq_sub_read, and jobq_sub_fd becomes readable when there are some. *out is the
+ * executor's until jobq_unsubscribe or jobq_destroy. Returns 0, JOBQ_EINVAL, JOBQ_ENOMEM,
+ * JOBQ_ETHREAD, -errno from eventfd, or JOBQ_ECLOSED after shutdown.
+ */
+JOBQ_API int jobq_subscribe(jobq_t *q, const jobq_sub_options_t *opts, jobq_sub_t **out);
+
+/*
+ * The descriptor of a subscription without callback: readable (level-triggered, for poll,
+ * epoll, libuv's uv_poll or libevent) while events wait. Owned by the subscription; do not close
+ * it. -1 (JOBQ_EINVAL) for a callback subscription.
+ */
+JOBQ_API int jobq_sub_fd(const jobq_sub_t *sub);
+
+/*
+ * Moves up to cap waiting events into out, oldest first, and their number into *n; never blocks.
+ * One thread at a time per subscription. Returns 0 or JOBQ_EINVAL.
+ */
+JOBQ_API int jobq_sub_read(jobq_sub_t *sub, jobq_event_t *out, size_t cap, size_t *n);
+
+/*
+ * Ends a subscription and frees it. Safe at any time, from any thread, from inside its own
+ * callback too; once it returns no callback of it is running or will run (from inside the
+ * callback: none after the callback returns). Returns 0 or JOBQ_EINVAL.
+ */
+JOBQ_API int jobq_unsubscribe(jobq_sub_t *sub);
+
 /* ---- Statistics ----------------------------------------------------------------------------- */
 
 typedef struct jobq_stats {
