@@ -11,8 +11,8 @@
 
 BENCH_DIR := $(BUILD)/bench
 BENCH_BIN := $(BENCH_DIR)/bench
-BENCH_SRC := $(wildcard bench/*.c)
-BENCH_HDR := $(wildcard bench/*.h)
+BENCH_SRC := bench/bench.c bench/malloc_count.c bench/mpool.c
+BENCH_HDR := bench/malloc_count.h bench/mpool.h
 BENCH_PKGS := libglib2.0-dev libuv1-dev gnuplot-nox
 BENCH_SETUP := $(BENCH_DIR)/.setup-ok
 BENCH_ARGS ?=
