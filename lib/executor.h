@@ -6,6 +6,7 @@
 #ifndef JOBQ_EXECUTOR_H
 #define JOBQ_EXECUTOR_H
 
+#include "events.h"
 #include "job.h"
 #include "keys.h"
 #include "pool.h"
@@ -17,6 +18,7 @@ struct jobq {
 	struct jobq__sched sched;
 	struct jobq__keys keys;
 	struct jobq__clock clock;
+	struct jobq__events events;
 	jobq_full_policy_t full;
 	unsigned block_timeout_ms;
 	unsigned max_attempts;

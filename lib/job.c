@@ -177,6 +177,7 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	if (rc == 0) {
 		s->submitted++;
 		s->pushed += !scheduled && !inline_run;
+		jobq__job_emit(j, JOBQ_EV_STATE, scheduled ? JOBQ_SCHEDULED : JOBQ_QUEUED);
 	} else if (j->hh.tbl) {
 		HASH_DEL(s->table, j);
 	}
@@ -207,6 +208,25 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 		st->next_run_ns = j->timer.realtime ? j->timer.due
 						    : jobq__now(j->q, true) + j->timer.due -
 							      jobq__now(j->q, false);
+}
+
+void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state)
+{
+	struct jobq__events *e = &j->q->events;
+	if (!jobq__events_wanted(e))
+		return;
+	jobq_event_t ev = {
+		.id = j->id,
+		.kind = kind,
+		.state = state,
+		.attempt = j->attempt,
+		.code = j->code,
+		.percent = j->percent,
+		.time_ns = jobq__now(j->q, true),
+	};
+	if (kind == JOBQ_EV_PROGRESS && j->progress)
+		strncpy(ev.text, j->progress, sizeof ev.text - 1);
+	jobq__events_publish(e, &ev);
 }
 
 void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
@@ -294,6 +314,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 
 	pthread_mutex_lock(&s->mu);
 	j->flags |= JOB_SETTLED;
+	jobq__job_emit(j, JOBQ_EV_STATE, state);
 	pthread_mutex_unlock(&s->mu);
 	if (dead)
 		jobq__dead_add(&q->reg, j);
@@ -407,6 +428,7 @@ static int reschedule(struct jobq__job *j)
 		pthread_mutex_unlock(&s->mu);
 		return rc;
 	}
+	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_SCHEDULED);
 	/* A cancel that came while the job was FAILED only set the flag: act on it now. */
 	int won = atomic_load(&j->cancel) ? claim_waiting(j) : 0;
 	pthread_mutex_unlock(&s->mu);
@@ -435,6 +457,7 @@ void jobq__job_run(void *job)
 	j->started_ns = jobq__now(q, true);
 	j->timer.due = j->timeout_ms ? jobq__now(q, false) + j->timeout_ms * MS : 0;
 	j->flags &= (uint8_t)~JOB_RETRY_AFTER;
+	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_RUNNING);
 	pthread_mutex_unlock(&s->mu);
 
 	struct jobq_ctx ctx = {j};
@@ -455,6 +478,7 @@ void jobq__job_run(void *job)
 	atomic_store_explicit(&j->state, JOBQ_FAILED, memory_order_relaxed);
 	j->code = code;
 	s->failed++;
+	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_FAILED);
 	pthread_mutex_unlock(&s->mu);
 
 	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all))) {
@@ -481,6 +505,13 @@ bool jobq__job_due(struct jobq__timer *t, void *owner)
 	if (!claim(j, JOBQ_SCHEDULED, JOBQ_QUEUED)) {
 		jobq__job_unref(j); /* a canceller won it and ended it */
 		return true;
+	}
+	if (jobq__events_wanted(&q->events)) {
+		/* Before the push, so that the worker's "running" cannot overtake it. */
+		struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
+		pthread_mutex_lock(&s->mu);
+		jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_QUEUED);
+		pthread_mutex_unlock(&s->mu);
 	}
 	if (jobq__pool_push(&q->pool, j->prio, jobq__job_run, j)) {
 		atomic_fetch_add_explicit(&q->reg.timer_pushed, 1, memory_order_relaxed);

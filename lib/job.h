@@ -139,6 +139,10 @@ void jobq__wake_waiters(struct jobq__registry *r);
 
 /* Fills *st from j. Caller holds j's shard lock. */
 void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st);
+/* Tells subscribers that j is in state (kind JOBQ_EV_STATE) or reported progress
+ * (JOBQ_EV_PROGRESS). Caller holds j's shard lock, which keeps one job's events in order; the
+ * state is passed in because a worker may already have moved the job on by CAS. */
+void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state);
 
 /* dead.c: lists a dead job (settled); drops the oldest past the bound. */
 void jobq__dead_add(struct jobq__registry *r, struct jobq__job *j);

@@ -113,6 +113,7 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 	jobq__keys_init(&q->keys,
 			(int64_t)or_default(opts->key_window_ms, DEFAULT_KEY_WINDOW_MS) * 1000000);
 	q->pool.held = &q->sched.pending;
+	jobq__events_init(&q->events);
 
 	unsigned workers = opts->workers;
 	if (!workers) {
@@ -131,6 +132,7 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 			jobq__sched_fini(&q->sched);
 	}
 	if (rc) {
+		jobq__events_fini(&q->events);
 		jobq__keys_fini(&q->keys);
 		jobq__registry_fini(&q->reg);
 		jobq__free(q);
@@ -267,6 +269,7 @@ int jobq_destroy(jobq_t *q)
 		return rc;
 	jobq__sched_fini(&q->sched);
 	jobq__pool_fini(&q->pool);
+	jobq__events_fini(&q->events);
 	jobq__dead_clear(&q->reg);
 	jobq__keys_fini(&q->keys);
 	jobq__registry_fini(&q->reg);

@@ -206,6 +206,7 @@ int jobq_ctx_progress(jobq_ctx_t *ctx, int percent, const char *text)
 	j->percent = (int8_t)(percent < 0 ? 0 : percent > 100 ? 100 : percent);
 	char *old = j->progress;
 	j->progress = copy;
+	jobq__job_emit(j, JOBQ_EV_PROGRESS, JOBQ_RUNNING);
 	pthread_mutex_unlock(&s->mu);
 	jobq__free(old);
 	return 0;
