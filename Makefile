@@ -54,7 +54,7 @@ STATIC := $(BUILD)/libjobq.a
 SHARED := $(BUILD)/libjobq.so.$(VERSION)
 SETUP := $(BUILD)/.setup-ok
 
-.PHONY: all check test manlint demo examples install uninstall clean setup
+.PHONY: all check test manlint demo examples run-examples install uninstall clean setup
 .DELETE_ON_ERROR:
 
 all: $(STATIC) $(SHARED) $(TOOL_BIN) $(EXAMPLE_BIN)
@@ -90,6 +90,10 @@ $(BUILD)/bin/%: tools/%.c $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
 examples: $(EXAMPLE_BIN)
+
+# Runs every single-file example; each is a short program that exits 0 when all went well.
+run-examples: $(EXAMPLE_BIN)
+	@for e in $(EXAMPLE_BIN); do echo "== $$e"; ./$$e || exit 1; done
 
 # Every suite runs even when one fails; the target fails if any did.
 test: $(TEST_BIN) $(TOOL_BIN)
