@@ -1,6 +1,6 @@
 /*
- * test_stress.c: many submitters, tracked jobs and fire-and-forget tasks mixed, cancellations,
- * and a shutdown racing the submits. Every job carries a tag, and at the end every tag must be
+ * test_stress.c: many submitters, tracked jobs (some delayed, some failing once and retried)
+ * and fire-and-forget tasks mixed, cancellations, and a shutdown racing the submits. Every job carries a tag, and at the end every tag must be
  * accounted for exactly once: rejected by submit (and then nothing of it was called), or ran
  * once, or was cancelled once; a tracked job's callback and destructor ran exactly once.
  *
@@ -30,6 +30,7 @@ struct tally {
 	_Atomic unsigned char ran, callbacks, frees, rejected;
 	_Atomic unsigned char final_state;
 	unsigned char tracked;
+	unsigned char flaky; /* fails its first attempt and asks for a retry */
 };
 
 struct run {
@@ -57,8 +58,11 @@ static jobq_outcome_t job(jobq_ctx_t *ctx, void *arg)
 	struct tally *t = arg;
 	atomic_fetch_add_explicit(&t->ran, 1, memory_order_relaxed);
 	/* A mix of outcomes; each still ends exactly once. */
-	uint64_t id = jobq_ctx_id(ctx);
-	return id % 7 == 0 ? JOBQ_FATAL : JOBQ_DONE;
+	if (t->flaky && jobq_ctx_attempt(ctx) == 1) {
+		jobq_ctx_retry_after(ctx, 1);
+		return JOBQ_RETRY;
+	}
+	return jobq_ctx_id(ctx) % 7 == 0 ? JOBQ_FATAL : JOBQ_DONE;
 }
 
 static void done(const jobq_status_t *st, void *data)
@@ -89,7 +93,9 @@ static void *submitter(void *p)
 			o.on_done_data = t;
 			o.arg_free = destroy_arg;
 			o.priority = (jobq_priority_t)(tag % 3);
+			o.delay_ms = tag % 8 == 4 ? 1 : 0;
 			t->tracked = 1;
+			t->flaky = tag % 16 >= 8;
 			uint64_t id;
 			rc = jobq_submit(r->q, job, t, &o, &id);
 			if (rc == 0)
@@ -176,13 +182,14 @@ static void stress(jobq_shutdown_mode_t mode)
 				ck_abort_msg("task %zu ran %u times", i, nran);
 			continue;
 		}
-		if (ncb != 1 || nfree != 1 || nran > 1)
+		unsigned attempts = 1u + t->flaky;
+		if (ncb != 1 || nfree != 1 || nran > attempts)
 			ck_abort_msg("job %zu: ran %u cb %u free %u", i, nran, ncb, nfree);
 		if (t->final_state == JOBQ_CANCELLED) {
 			cancelled++;
-			/* A job may be cancelled while running (it then still ran once). */
+			/* Cancelled waiting, or while running (it then ran all the same). */
 		} else {
-			if (nran != 1 ||
+			if (nran != attempts ||
 			    (t->final_state != JOBQ_SUCCEEDED && t->final_state != JOBQ_DEAD))
 				ck_abort_msg("job %zu: state %u ran %u", i, t->final_state, nran);
 		}
