@@ -25,6 +25,11 @@
  *   jobq_shutdown, jobq_destroy          yes          no: JOBQ_EDEADLK
  *   jobq_ctx_*                           only the job's own thread, while its function runs
  *   jobq_cron_*, jobq_zone_*             yes (parsed expressions and zones are immutable)
+ *
+ * fork(): an executor's threads do not exist in a child process, so there every call on an
+ * executor created before the fork returns JOBQ_EFORKED (jobq_destroy too: the child cannot
+ * free it, and leaves it). A child creates its own executors. Parsed cron expressions and
+ * zones stay usable.
  */
 #ifndef JOBQ_H
 #define JOBQ_H
@@ -77,7 +82,8 @@ JOBQ_API const char *jobq_version_string(void);
 	X(ECRON, -4002, "invalid cron expression")                                           \
 	X(EZONE, -4003, "unknown or invalid time zone")                                      \
 	X(ENEVER, -4004, "the schedule has no such fire time")                               \
-	X(ETHREAD, -4005, "could not start a worker thread")
+	X(ETHREAD, -4005, "could not start a worker thread")                                 \
+	X(EFORKED, -4006, "executor belongs to the parent process (fork)")
 
 enum jobq_errno {
 #define JOBQ_ERR_ENUM_(name, value, msg) JOBQ_##name = (value),

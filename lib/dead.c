@@ -86,8 +86,9 @@ void jobq__dead_clear(struct jobq__registry *r)
 
 int jobq_dead_list(jobq_t *q, jobq_status_t *out, size_t cap, size_t *n)
 {
-	if (!q || (!out && cap))
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc || (!out && cap))
+		return rc ? rc : JOBQ_EINVAL;
 	struct jobq__registry *r = &q->reg;
 	size_t i = 0;
 	pthread_mutex_lock(&r->dead_mu);
@@ -105,8 +106,9 @@ int jobq_dead_list(jobq_t *q, jobq_status_t *out, size_t cap, size_t *n)
 
 int jobq_dead_purge(jobq_t *q, uint64_t id)
 {
-	if (!q)
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&q->reg.dead_mu);
 	struct jobq__job *gone = take(&q->reg, id);
 	pthread_mutex_unlock(&q->reg.dead_mu);
@@ -118,8 +120,9 @@ int jobq_dead_purge(jobq_t *q, uint64_t id)
 
 int jobq_dead_requeue(jobq_t *q, uint64_t id, uint64_t *new_id)
 {
-	if (!q)
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc)
+		return rc;
 	struct jobq__registry *r = &q->reg;
 	pthread_mutex_lock(&r->dead_mu);
 	struct jobq__job *j = id ? take(r, id) : NULL;
@@ -130,7 +133,7 @@ int jobq_dead_requeue(jobq_t *q, uint64_t id, uint64_t *new_id)
 	/* Off the list, the record is ours alone: nobody else reads these fields now. */
 	jobq_job_options_t opts;
 	jobq__job_options_of(j, &opts);
-	int rc = jobq_submit(q, j->fn, j->arg, &opts, new_id);
+	rc = jobq_submit(q, j->fn, j->arg, &opts, new_id);
 	if (rc) {
 		pthread_mutex_lock(&r->dead_mu);
 		append(r, j);

@@ -210,8 +210,9 @@ int jobq_subscribe(jobq_t *q, const jobq_sub_options_t *opts, jobq_sub_t **out)
 		jobq_sub_options_init(&def);
 		opts = &def;
 	}
-	if (!q || !out || (opts->mask & ~(unsigned)(JOBQ_EV_STATE | JOBQ_EV_PROGRESS)))
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc || !out || (opts->mask & ~(unsigned)(JOBQ_EV_STATE | JOBQ_EV_PROGRESS)))
+		return rc ? rc : JOBQ_EINVAL;
 	if (atomic_load(&q->pool.closed))
 		return JOBQ_ECLOSED;
 	struct jobq__events *e = &q->events;
@@ -239,7 +240,7 @@ int jobq_subscribe(jobq_t *q, const jobq_sub_options_t *opts, jobq_sub_t **out)
 	}
 
 	pthread_rwlock_wrlock(&e->list_lock);
-	int rc = s->fn ? start_thread(e) : 0;
+	rc = s->fn ? start_thread(e) : 0;
 	if (rc == 0) {
 		s->next = e->subs;
 		e->subs = s;

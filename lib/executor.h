@@ -25,9 +25,25 @@ struct jobq {
 	jobq_backoff_t backoff;
 	jobq_done_fn on_dead;
 	void *on_dead_data;
+	unsigned fork_generation;      /* jobq__fork_generation when created */
 	_Atomic uint64_t jitter_seq;   /* feeds the backoff jitter */
 	_Atomic uint64_t inline_tasks; /* posted tasks run in the caller (JOBQ_FULL_RUN) */
 };
+
+/* Counts fork()s seen by this process's children (jobq.c); the one piece of process-wide state
+ * besides the zone cache, and it only ever tells an executor that it was left behind. */
+extern _Atomic unsigned jobq__fork_generation;
+
+/* JOBQ_EINVAL for NULL, JOBQ_EFORKED in a child of the process that created q, else 0. */
+static inline int jobq__check(const jobq_t *q)
+{
+	if (!q)
+		return JOBQ_EINVAL;
+	return q->fork_generation != atomic_load_explicit(&jobq__fork_generation,
+							  memory_order_relaxed)
+		       ? JOBQ_EFORKED
+		       : 0;
+}
 
 static inline int64_t jobq__now(jobq_t *q, bool realtime)
 {

@@ -11,12 +11,25 @@
  * polling) up to its timeout, except on one of the executor's own workers, where waiting could
  * deadlock the pool, so it runs the job in place as JOBQ_FULL_RUN does.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "executor.h"
+
+_Atomic unsigned jobq__fork_generation;
+
+static void forked_child(void)
+{
+	atomic_fetch_add_explicit(&jobq__fork_generation, 1, memory_order_relaxed);
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forked_child);
+}
 
 #define DEFAULT_CAPACITY 65536
 #define MAX_CAPACITY (1u << 30)
@@ -95,9 +108,12 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 	    !valid_backoff(&opts->backoff))
 		return JOBQ_EINVAL;
 
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, watch_forks);
 	jobq_t *q = jobq__aligned_calloc(JOBQ_CACHELINE, sizeof *q);
 	if (!q)
 		return JOBQ_ENOMEM;
+	q->fork_generation = atomic_load(&jobq__fork_generation);
 	q->full = opts->full ? opts->full : JOBQ_FULL_FAIL;
 	q->block_timeout_ms = opts->block_timeout_ms;
 	q->max_attempts = or_default(opts->max_attempts, DEFAULT_MAX_ATTEMPTS);
@@ -189,13 +205,16 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 		jobq_job_options_init(&def);
 		opts = &def;
 	}
-	if (!q || !fn || (unsigned)opts->priority > JOBQ_PRIO_LOW || !valid_policy(opts->full) ||
+	int rc = jobq__check(q);
+	if (rc)
+		return rc;
+	if (!fn || (unsigned)opts->priority > JOBQ_PRIO_LOW || !valid_policy(opts->full) ||
 	    opts->max_attempts > MAX_ATTEMPTS || !valid_backoff(&opts->backoff) ||
 	    opts->run_at_ns < 0)
 		return JOBQ_EINVAL;
 
 	struct jobq__job *j;
-	int rc = jobq__job_new(q, fn, arg, opts, &j);
+	rc = jobq__job_new(q, fn, arg, opts, &j);
 	if (rc)
 		return rc;
 	rc = jobq__pool_enter(&q->pool);
@@ -224,9 +243,10 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 
 static int post(jobq_t *q, jobq_task_fn fn, void *arg, jobq_full_policy_t policy)
 {
-	if (!q || !fn)
-		return JOBQ_EINVAL;
-	int rc = jobq__pool_enter(&q->pool);
+	int rc = jobq__check(q);
+	if (rc || !fn)
+		return rc ? rc : JOBQ_EINVAL;
+	rc = jobq__pool_enter(&q->pool);
 	if (rc)
 		return rc;
 	rc = place(q, JOBQ_PRIO_NORMAL, fn, arg, NULL, policy, q->block_timeout_ms);
@@ -246,8 +266,9 @@ int jobq_trypost(jobq_t *q, jobq_task_fn fn, void *arg)
 
 int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeout_ms)
 {
-	if (!q || (mode != JOBQ_DRAIN && mode != JOBQ_CANCEL))
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc || (mode != JOBQ_DRAIN && mode != JOBQ_CANCEL))
+		return rc ? rc : JOBQ_EINVAL;
 	if (inside(q))
 		return JOBQ_EDEADLK;
 	jobq__pool_close(&q->pool);
@@ -264,7 +285,9 @@ int jobq_destroy(jobq_t *q)
 {
 	if (!q)
 		return 0;
-	int rc = jobq_shutdown(q, JOBQ_CANCEL, 0);
+	int rc = jobq__check(q);
+	if (rc == 0)
+		rc = jobq_shutdown(q, JOBQ_CANCEL, 0);
 	if (rc)
 		return rc;
 	jobq__sched_fini(&q->sched);
@@ -279,9 +302,10 @@ int jobq_destroy(jobq_t *q)
 
 static int control(jobq_t *q)
 {
-	if (!q)
-		return JOBQ_EINVAL;
-	return atomic_load(&q->pool.closed) ? JOBQ_ECLOSED : 0;
+	int rc = jobq__check(q);
+	if (rc == 0 && atomic_load(&q->pool.closed))
+		rc = JOBQ_ECLOSED;
+	return rc;
 }
 
 int jobq_pause(jobq_t *q)
@@ -310,8 +334,9 @@ int jobq_set_workers(jobq_t *q, unsigned n)
 
 int jobq_stats(jobq_t *q, jobq_stats_t *out)
 {
-	if (!q || !out)
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc || !out)
+		return rc ? rc : JOBQ_EINVAL;
 	struct jobq__pool_stats ps;
 	struct jobq__reg_stats rs;
 	/* Registry first: a tracked job is counted there only after its push, so the pushes
@@ -343,8 +368,9 @@ int jobq_stats(jobq_t *q, jobq_stats_t *out)
 
 int jobq_clock_advanced(jobq_t *q)
 {
-	if (!q)
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc)
+		return rc;
 	if (q->clock.fn)
 		jobq__sched_run_due(&q->sched);
 	else

@@ -34,8 +34,9 @@ static void unlock_of(struct jobq__registry *r, uint64_t id)
 
 int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
 {
-	if (!q || !out)
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc || !out)
+		return rc ? rc : JOBQ_EINVAL;
 	struct jobq__job *j = find_locked(&q->reg, id);
 	if (!j)
 		return JOBQ_ENOENT;
@@ -46,12 +47,12 @@ int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
 
 int jobq_result(jobq_t *q, uint64_t id, void *buf, size_t cap, size_t *len)
 {
-	if (!q || (!buf && cap))
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc || (!buf && cap))
+		return rc ? rc : JOBQ_EINVAL;
 	struct jobq__job *j = find_locked(&q->reg, id);
 	if (!j)
 		return JOBQ_ENOENT;
-	int rc = 0;
 	if (len)
 		*len = j->result_len;
 	if (j->result_len > cap)
@@ -64,8 +65,9 @@ int jobq_result(jobq_t *q, uint64_t id, void *buf, size_t cap, size_t *len)
 
 int jobq_cancel(jobq_t *q, uint64_t id)
 {
-	if (!q)
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc)
+		return rc;
 	struct jobq__job *j = find_locked(&q->reg, id);
 	return j ? jobq__job_cancel_locked(j) : JOBQ_ENOENT;
 }
@@ -136,16 +138,18 @@ static int wait_for(jobq_t *q, const uint64_t *ids, size_t n, bool any, unsigned
 
 int jobq_wait(jobq_t *q, uint64_t id, unsigned timeout_ms, jobq_status_t *out)
 {
-	if (!q)
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc)
+		return rc;
 	return wait_for(q, &id, 1, false, timeout_ms, NULL, out);
 }
 
 int jobq_wait_many(jobq_t *q, const uint64_t *ids, size_t n, int any, unsigned timeout_ms,
 		   size_t *which)
 {
-	if (!q || (!ids && n) || (any && !n))
-		return JOBQ_EINVAL;
+	int rc = jobq__check(q);
+	if (rc || (!ids && n) || (any && !n))
+		return rc ? rc : JOBQ_EINVAL;
 	return wait_for(q, ids, n, any, timeout_ms, which, NULL);
 }
 

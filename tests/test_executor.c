@@ -8,6 +8,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "jobq.h"
 #include "testutil.h"
@@ -732,6 +734,52 @@ START_TEST(zeroed_options_mean_defaults)
 }
 END_TEST
 
+/* In a child, the parent's executor refuses every call; a fresh one works. */
+static int child_after_fork(jobq_t *parent, uint64_t id)
+{
+	jobq_status_t st;
+	struct probe p = {.outcome = JOBQ_DONE};
+	if (jobq_submit(parent, probe_job, &p, NULL, NULL) != JOBQ_EFORKED ||
+	    jobq_post(parent, (jobq_task_fn)on_free, &p) != JOBQ_EFORKED ||
+	    jobq_status(parent, id, &st) != JOBQ_EFORKED ||
+	    jobq_wait(parent, id, 0, &st) != JOBQ_EFORKED ||
+	    jobq_cancel(parent, id) != JOBQ_EFORKED || jobq_pause(parent) != JOBQ_EFORKED ||
+	    jobq_shutdown(parent, JOBQ_DRAIN, 0) != JOBQ_EFORKED ||
+	    jobq_destroy(parent) != JOBQ_EFORKED)
+		return 1;
+#if defined(__SANITIZE_THREAD__)
+	return 0; /* ThreadSanitizer cannot start threads in a child of a threaded process */
+#endif
+	jobq_t *fresh;
+	uint64_t mine;
+	if (jobq_create(&fresh, NULL) || jobq_submit(fresh, probe_job, &p, NULL, &mine) ||
+	    jobq_wait(fresh, mine, 0, &st) || st.state != JOBQ_SUCCEEDED || jobq_destroy(fresh))
+		return 2;
+	return 0;
+}
+
+START_TEST(fork_child_gets_clear_error)
+{
+	jobq_t *q = make(2, 0, 0);
+	struct probe p = {.outcome = JOBQ_DONE};
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, probe_job, &p, NULL, &id), 0);
+	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(child_after_fork(q, id));
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	/* The parent's executor is untouched. */
+	ck_assert_int_eq(jobq_submit(q, probe_job, &p, NULL, &id), 0);
+	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
 Suite *suite(void)
 {
 	Suite *s = suite_create("executor");
@@ -760,6 +808,7 @@ Suite *suite(void)
 	tcase_add_test(tc, low_priority_never_starves);
 	tcase_add_test(tc, set_workers_grows_and_shrinks);
 	tcase_add_test(tc, executors_are_independent);
+	tcase_add_test(tc, fork_child_gets_clear_error);
 	suite_add_tcase(s, tc);
 	return s;
 }
