@@ -4,6 +4,7 @@
 #   make check                the Check suites and the man-page lint
 #   make check SANITIZE=thread            the same suites under ThreadSanitizer
 #   make check SANITIZE=address,undefined the same suites under ASan + UBSan
+#   make check CHAOS=1        the same suites with random yields in the ring and park/wake
 #   make demo                 builds and runs examples/demo.c
 #   make install PREFIX=/usr/local DESTDIR=
 #
@@ -20,8 +21,9 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
 SANITIZE ?=
+CHAOS ?=
 comma := ,
-BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
+BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))$(if $(CHAOS),-chaos)
 
 SOMAJOR := 0
 VERSION := $(shell sed -n 's/^\#define JOBQ_VERSION_STRING "\(.*\)"/\1/p' include/jobq.h)
@@ -31,7 +33,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointe
 SANFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
 	$(if $(findstring undefined,$(SANITIZE)),-fno-sanitize-recover=undefined))
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(SANFLAGS) -pthread -Iinclude -iquote lib \
-	-DHASH_NONFATAL_OOM=1 -MMD -MP
+	-DHASH_NONFATAL_OOM=1 -MMD -MP $(if $(CHAOS),-DJOBQ_CHAOS)
 LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS := -pthread -lm
 
@@ -138,8 +140,9 @@ clean:
 	rm -rf build build-* jobq.pc
 
 # Benchmarks (make bench) live in bench/, the HTTP job service example in examples/httpd/,
-# each with its own rules.
+# fuzzing, soak, valgrind and the protocol model in hardening/, each with its own rules.
 -include bench/bench.mk
 -include examples/httpd/httpd.mk
+-include hardening/hardening.mk
 
 -include $(LIB_OBJ:.o=.d)

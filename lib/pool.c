@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "chaos.h"
 #include "jobq.h"
 
 #define SPIN_ROUNDS 200
@@ -197,7 +198,9 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		uint32_t key = atomic_load(&p->word);
+		JOBQ_CHAOS_POINT();
 		atomic_fetch_add(&p->nsleepers, 1);
+		JOBQ_CHAOS_POINT();
 		atomic_fetch_sub(&p->nsearching, 1);
 		/* Pairs with the fence in jobq__pool_push (either the producer sees no searcher
 		 * and wakes us, or our look at the rings below sees its item) and with the one in
@@ -206,6 +209,7 @@ static void *worker_main(void *arg)
 		if (atomic_load(&p->draining))
 			notify_drain(p);
 		bool work = !atomic_load(&p->paused) && !rings_empty(p);
+		JOBQ_CHAOS_POINT(); /* decided to sleep, not asleep yet */
 		if (!work && !must_leave(p, w))
 			futex_wait(&p->word, key, 0);
 		atomic_fetch_sub(&p->nsleepers, 1);
@@ -326,6 +330,7 @@ bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void
 {
 	if (!jobq__ring_push(&p->rings[prio], fn, arg))
 		return false;
+	JOBQ_CHAOS_POINT(); /* pushed, no wake decided yet */
 	/* Pairs with the searcher's seq_cst decrement of nsearching (see the top of the file). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&p->nsearching, memory_order_relaxed) == 0 &&

@@ -18,6 +18,7 @@
 #include "ring.h"
 
 #include "alloc.h"
+#include "chaos.h"
 #include "jobq.h"
 
 int jobq__ring_init(struct jobq__ring *r, size_t capacity)
@@ -58,6 +59,7 @@ bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg)
 			if (atomic_compare_exchange_weak_explicit(&r->head, &pos, pos + 1,
 								  memory_order_relaxed,
 								  memory_order_relaxed)) {
+				JOBQ_CHAOS_POINT(); /* claimed, not yet published */
 				s->fn = fn;
 				s->arg = arg;
 				/* Release pairs with the consumer's acquire load of seq: it sees fn
@@ -88,6 +90,7 @@ bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
 			if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1,
 								  memory_order_seq_cst,
 								  memory_order_relaxed)) {
+				JOBQ_CHAOS_POINT(); /* claimed, not yet read */
 				*fn = s->fn;
 				*arg = s->arg;
 				/* Release pairs with the producer's acquire load of seq: our reads of
