@@ -222,6 +222,10 @@ void sse_close_all(void)
 	closing = 1;
 	for (struct stream *s = all; s; s = s->next) {
 		pthread_mutex_lock(&s->mu);
+		/* After the drain the job has ended, but its last events may still be on their
+		 * way through the event thread: a final snapshot closes the stream instead. */
+		if (!s->ended)
+			put_status(s, s->id);
 		s->ended = 1;
 		wake(s);
 		pthread_mutex_unlock(&s->mu);
