@@ -68,9 +68,12 @@ int webhook_sign(const char *body, size_t len, char *out, size_t outlen);
 /* Answers GET /jobs/{id}/events on conn (the caller checked that the job exists). */
 enum MHD_Result sse_respond(struct MHD_Connection *conn, uint64_t id);
 
-/* Ends every open stream with a last status snapshot, so that MHD_stop_daemon finds no
- * suspended connection; new streams are refused with 503 from then on. */
-void sse_close_all(void);
+/*
+ * Ends every open stream with a last status snapshot and waits up to timeout_ms for MHD to
+ * send them, so that MHD_stop_daemon finds no suspended connection and cuts no stream short.
+ * New streams are refused with 503 from then on.
+ */
+void sse_close_all(unsigned timeout_ms);
 
 /* ---- server.c ---- */
 

@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 	int sig = wait_signal(sfd);
 	fprintf(stderr, "jobq-httpd: %s, draining\n", sig > 0 ? strsignal(sig) : "signalfd failed");
 	jobq_shutdown(httpd.q, JOBQ_DRAIN, 0);
-	sse_close_all();
+	sse_close_all(5000);
 	MHD_stop_daemon(d);
 	rc = jobq_destroy(httpd.q);
 	curl_global_cleanup();

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "httpd.h"
 
@@ -42,6 +43,7 @@ struct stream {
 };
 
 static pthread_mutex_t all_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t all_gone = PTHREAD_COND_INITIALIZER; /* signalled when `all` empties */
 static struct stream *all;
 static int closing;
 
@@ -146,6 +148,8 @@ static void stream_free(void *cls)
 		all = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	if (!all)
+		pthread_cond_broadcast(&all_gone);
 	pthread_mutex_unlock(&all_mu);
 	if (s->sub)
 		jobq_unsubscribe(s->sub);
@@ -216,7 +220,7 @@ enum MHD_Result sse_respond(struct MHD_Connection *conn, uint64_t id)
 	return ret;
 }
 
-void sse_close_all(void)
+void sse_close_all(unsigned timeout_ms)
 {
 	pthread_mutex_lock(&all_mu);
 	closing = 1;
@@ -230,5 +234,17 @@ void sse_close_all(void)
 		wake(s);
 		pthread_mutex_unlock(&s->mu);
 	}
+	/* MHD_stop_daemon would cut the streams short: let MHD send their ends first. A client
+	 * that does not read is given up after the timeout. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (all && pthread_cond_timedwait(&all_gone, &all_mu, &until) == 0)
+		;
 	pthread_mutex_unlock(&all_mu);
 }

@@ -51,7 +51,11 @@ req() {
 }
 header() { sed -n "s/^$1: *\(.*\)\r\$/\1/Ip" "$T/hdr" | head -1; }
 
-submit() { req POST /jobs -H 'Content-Type: application/json' -d "$1" "${@:2}" >/dev/null; js "$T/body" "d['id']"; }
+# submit JSON [CURL-ARGS...]: prints the new job's id (read with sed: a job may be short).
+submit() {
+	req POST /jobs -H 'Content-Type: application/json' -d "$1" "${@:2}" >/dev/null
+	sed -n 's/^{"id":\([0-9]*\),.*/\1/p' "$T/body"
+}
 
 # open_stream ID FD: opens job ID's event stream on file descriptor FD (a fifo fed by curl -N).
 open_stream() {
@@ -120,8 +124,8 @@ expect "its progress is 100" "$(js "$T/body" "d['progress']")" 100
 expect "its result" "$(js "$T/body" "d['result']['slept_ms']")" 400
 expect "its type" "$(js "$T/body" "d['type']")" sleep
 
-# ---- an event stream read to the end ----
-ID=$(submit '{"type":"sleep","payload":{"ms":300}}')
+# ---- an event stream read to the end (the job is long enough to be running when it opens) ----
+ID=$(submit '{"type":"sleep","payload":{"ms":1000}}')
 if timeout 30 curl -sN -D "$T/sse.hdr" "$B/jobs/$ID/events" >"$T/sse"; then
 	ok "the event stream ends by itself"
 else
