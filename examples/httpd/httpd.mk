@@ -34,7 +34,7 @@ $(HTTPD_BIN): $(HTTPD_OBJ) $(STATIC)
 httpd: httpd-setup $(HTTPD_BIN)
 
 check-httpd: httpd
-	tests/httpd/run.sh $(HTTPD_BIN)
-	tests/httpd/browser.sh $(HTTPD_BIN)
+	timeout 300 tests/httpd/run.sh $(HTTPD_BIN)
+	timeout 300 tests/httpd/browser.sh $(HTTPD_BIN)
 
 -include $(HTTPD_OBJ:.o=.d)
