@@ -23,13 +23,16 @@
  *                                                     until this one returns ends only by timeout
  *   jobq_pause, jobq_resume, set_workers yes          yes
  *   jobq_shutdown, jobq_destroy          yes          no: JOBQ_EDEADLK
+ *   jobq_dead_*, jobq_clock_advanced     yes          yes
+ *   jobq_subscribe, jobq_unsubscribe     yes          yes (also from the subscription's callback)
+ *   jobq_sub_read                        one thread at a time per subscription
  *   jobq_ctx_*                           only the job's own thread, while its function runs
  *   jobq_cron_*, jobq_zone_*             yes (parsed expressions and zones are immutable)
  *
  * fork(): an executor's threads do not exist in a child process, so there every call on an
  * executor created before the fork returns JOBQ_EFORKED (jobq_destroy too: the child cannot
- * free it, and leaves it). A child creates its own executors. Parsed cron expressions and
- * zones stay usable.
+ * free it, and leaves it). Subscriptions inherited from the parent must not be used in the
+ * child. A child creates its own executors. Parsed cron expressions and zones stay usable.
  */
 #ifndef JOBQ_H
 #define JOBQ_H
@@ -210,8 +213,8 @@ typedef enum jobq_state {
 JOBQ_API const char *jobq_state_name(jobq_state_t state);
 
 typedef enum jobq_priority {
-	JOBQ_PRIO_HIGH = 0,
-	JOBQ_PRIO_NORMAL = 1, /* the default */
+	JOBQ_PRIO_NORMAL = 0, /* the default, so zeroed options mean it */
+	JOBQ_PRIO_HIGH = 1,
 	JOBQ_PRIO_LOW = 2
 } jobq_priority_t;
 
@@ -272,7 +275,8 @@ typedef struct jobq_job_options {
 	                              zero: it kills the job */
 	const char *key;           /* idempotency key (copied), or NULL: while a job with this key
 	                              is live, or ended within key_window_ms, jobq_submit returns
-	                              JOBQ_EEXIST and that job's id, and runs nothing */
+	                              JOBQ_EEXIST and that job's id, and runs nothing. A submit
+	                              that takes the key and then fails gives it back. */
 } jobq_job_options_t;
 
 /* Fills *opts with the defaults. */
@@ -324,8 +328,8 @@ JOBQ_API int jobq_result(jobq_t *q, uint64_t id, void *buf, size_t cap, size_t *
 
 /*
  * Waits up to timeout_ms (0 = no limit) for job id to reach a terminal state; by then its
- * callback and destructor have returned. out may be NULL. Returns 0, JOBQ_ETIMEDOUT,
- * JOBQ_ENOENT.
+ * callback has returned, and its destructor too unless the job is dead (a dead job's runs when
+ * it leaves the dead-letter list). out may be NULL. Returns 0, JOBQ_ETIMEDOUT, JOBQ_ENOENT.
  */
 JOBQ_API int jobq_wait(jobq_t *q, uint64_t id, unsigned timeout_ms, jobq_status_t *out);
 
@@ -343,7 +347,8 @@ JOBQ_API uint64_t jobq_ctx_id(const jobq_ctx_t *ctx);
 JOBQ_API unsigned jobq_ctx_attempt(const jobq_ctx_t *ctx);
 /* The executor running the job, to submit follow-up work. */
 JOBQ_API jobq_t *jobq_ctx_executor(const jobq_ctx_t *ctx);
-/* 0 while the job should go on, else why it should stop: JOBQ_ECANCELED. */
+/* 0 while the job should go on, else why it should stop: JOBQ_ECANCELED (cancelled, or the
+ * executor shuts down with JOBQ_CANCEL) or JOBQ_ETIMEDOUT (past its soft timeout). */
 JOBQ_API int jobq_ctx_cancelled(const jobq_ctx_t *ctx);
 /* Reports progress: percent clamped to 0..100; text may be NULL (copied, truncated). */
 JOBQ_API int jobq_ctx_progress(jobq_ctx_t *ctx, int percent, const char *text);
@@ -363,8 +368,8 @@ JOBQ_API int jobq_ctx_retry_after(jobq_ctx_t *ctx, unsigned ms);
 JOBQ_API int jobq_dead_list(jobq_t *q, jobq_status_t *out, size_t cap, size_t *n);
 /*
  * Runs a dead job again as a new job (a new id, in *new_id if not NULL) with a fresh set of
- * attempts, the same function, argument, options and callbacks; the argument passes to the new
- * job. The dead record stays JOBQ_DEAD. Returns 0, JOBQ_ENOENT (not in the list), JOBQ_ENOMEM,
+ * attempts and the same function, argument, name, priority, callbacks, max attempts, backoff
+ * and timeout (not its key, delay or full-ring policy); the argument passes to the new job. The dead record stays JOBQ_DEAD. Returns 0, JOBQ_ENOENT (not in the list), JOBQ_ENOMEM,
  * JOBQ_EAGAIN, JOBQ_ECLOSED; on an error the job stays in the list.
  */
 JOBQ_API int jobq_dead_requeue(jobq_t *q, uint64_t id, uint64_t *new_id);
@@ -374,7 +379,8 @@ JOBQ_API int jobq_dead_purge(jobq_t *q, uint64_t id);
 
 /*
  * With a custom clock (jobq_options_t.clock): moves every job that is due by the clock's time to
- * the queue before it returns. With the system clocks it only wakes the timer. Returns 0 or
+ * the queue before it returns (a job that finds its ring full goes back on the timer, due a
+ * millisecond later on that clock). With the system clocks it only wakes the timer. Returns 0 or
  * JOBQ_EINVAL.
  */
 JOBQ_API int jobq_clock_advanced(jobq_t *q);
@@ -395,7 +401,8 @@ typedef struct jobq_event {
 	unsigned attempt;
 	int code;           /* as in jobq_status_t */
 	int percent;        /* last progress, or -1 */
-	uint64_t dropped;   /* JOBQ_EV_DROPPED: how many events were lost just before it */
+	uint64_t dropped;   /* JOBQ_EV_DROPPED: how many events were lost since the last marker;
+	                       it comes after the events that were kept */
 	int64_t time_ns;    /* when, on the executor's wall clock */
 	char text[40];      /* JOBQ_EV_PROGRESS: the progress text (truncated copy) */
 } jobq_event_t;
@@ -432,7 +439,7 @@ JOBQ_API int jobq_subscribe(jobq_t *q, const jobq_sub_options_t *opts, jobq_sub_
 /*
  * The descriptor of a subscription without callback: readable (level-triggered, for poll,
  * epoll, libuv's uv_poll or libevent) while events wait. Owned by the subscription; do not close
- * it. -1 (JOBQ_EINVAL) for a callback subscription.
+ * it. JOBQ_EINVAL for a callback subscription.
  */
 JOBQ_API int jobq_sub_fd(const jobq_sub_t *sub);
 

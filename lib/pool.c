@@ -59,9 +59,10 @@ struct jobq__worker {
 
 static _Thread_local struct jobq__pool *current;
 
-/* Weighted pick order, one row per pick in a cycle of seven (see the top of the file). */
+/* Weighted pick order, one row per pick in a cycle of seven (see the top of the file); the
+ * entries are ring indexes, that is jobq_priority_t values: normal 0, high 1, low 2. */
 static const unsigned char pick_order[7][JOBQ__NPRIO] = {
-	{0, 1, 2}, {1, 0, 2}, {0, 1, 2}, {2, 0, 1}, {0, 1, 2}, {1, 0, 2}, {0, 1, 2},
+	{1, 0, 2}, {0, 1, 2}, {1, 0, 2}, {2, 1, 0}, {1, 0, 2}, {0, 1, 2}, {1, 0, 2},
 };
 
 int64_t jobq__mono_ns(void)
