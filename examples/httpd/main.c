@@ -69,10 +69,13 @@ static struct MHD_Daemon *start_daemon(const char *bind, unsigned port)
 		fprintf(stderr, "jobq-httpd: --bind %s: not an IPv4 or IPv6 address\n", bind);
 		return NULL;
 	}
-	return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, server_handle, NULL,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_NOTIFY_COMPLETED, server_completed, NULL,
-				MHD_OPTION_CONNECTION_TIMEOUT, 0u, MHD_OPTION_END);
+	struct MHD_Daemon *d = MHD_start_daemon(
+		flags, (uint16_t)port, NULL, NULL, server_handle, NULL, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, server_completed, NULL,
+		MHD_OPTION_CONNECTION_TIMEOUT, 0u, MHD_OPTION_END);
+	if (!d)
+		fprintf(stderr, "jobq-httpd: cannot listen on %s port %u\n", bind, port);
+	return d;
 }
 
 /* Blocks until SIGINT or SIGTERM; returns the signal number, or -1. */
@@ -160,7 +163,6 @@ int main(int argc, char **argv)
 	}
 	struct MHD_Daemon *d = start_daemon(bind, (unsigned)port);
 	if (!d) {
-		fprintf(stderr, "jobq-httpd: cannot listen on %s port %lu\n", bind, port);
 		jobq_destroy(httpd.q);
 		return 1;
 	}
