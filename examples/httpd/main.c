@@ -10,9 +10,12 @@
  * its workers (the jobs and webhooks), its timer and its event thread (SSE feeding).
  *
  * Stop order: jobq_shutdown(JOBQ_DRAIN) while HTTP still answers (polls and streams see the
- * last jobs end; new submissions get 503), then every event stream is ended, then the daemon
- * stops, then the executor is destroyed. Webhooks of jobs that end during the drain are not
- * sent: the executor accepts no new job by then.
+ * last jobs end; new submissions get 503), and JOBQ_CANCEL for what still runs after 30 s; then
+ * every event stream is ended, then the daemon stops, then the executor is destroyed. Webhooks
+ * of jobs that end during the drain are not sent: the executor accepts no new job by then.
+ *
+ * A signalfd rather than a handler with a self-pipe: the main thread has nothing else to do
+ * than wait, and no code runs in signal context.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +33,9 @@
 #include "httpd.h"
 
 struct httpd httpd;
+
+/* How long a stop lets accepted jobs finish before it cancels the rest. */
+#define DRAIN_MS 30000
 
 static void usage(FILE *f)
 {
@@ -175,7 +181,10 @@ int main(int argc, char **argv)
 
 	int sig = wait_signal(sfd);
 	fprintf(stderr, "jobq-httpd: %s, draining\n", sig > 0 ? strsignal(sig) : "signalfd failed");
-	jobq_shutdown(httpd.q, JOBQ_DRAIN, 0);
+	if (jobq_shutdown(httpd.q, JOBQ_DRAIN, DRAIN_MS) == JOBQ_ETIMEDOUT) {
+		fprintf(stderr, "jobq-httpd: still busy after %d s, cancelling\n", DRAIN_MS / 1000);
+		jobq_shutdown(httpd.q, JOBQ_CANCEL, 0);
+	}
 	sse_close_all(5000);
 	MHD_stop_daemon(d);
 	rc = jobq_destroy(httpd.q);

@@ -20,6 +20,9 @@
  * `all_mu` (the list of open streams, for shutdown) before a stream's `mu`; MHD's own locks,
  * taken inside suspend and resume, come last. The free callback unsubscribes outside every lock
  * (jobq_unsubscribe waits for a running callback).
+ *
+ * Not taken: a subscription by file descriptor polled by a thread per connection (a thread per
+ * open stream), and MHD's response from a pipe (its reader blocks MHD's one polling thread).
  */
 #define _GNU_SOURCE /* asprintf */
 #include <pthread.h>
