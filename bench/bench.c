@@ -718,12 +718,12 @@ static double children_cpu_s(void);
 static int redone, waited;
 static double other_in_runs, secs_in_runs; /* over the measurements kept */
 
-/* Waits (up to about 5 s) until the machine has been quiet for 50 ms: less than 10% of its CPU
+/* Waits (up to about 1 s) until the machine has been quiet for 50 ms: less than 10% of its CPU
  * time busy. The benchmark's own parent is idle meanwhile. */
 static void wait_quiet(void)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	for (int i = 0; i < 50; i++) {
+	for (int i = 0; i < 10; i++) {
 		double b0 = machine_busy_s();
 		sleep_ns(50000000);
 		if (machine_busy_s() - b0 <= 0.1 * 0.05 * (double)ncpu)
@@ -737,7 +737,7 @@ static void wait_quiet(void)
 static void run_child(const struct spec *sp, result_t res);
 
 /* Runs one measurement in a fresh child process, on a quiet machine: if other processes took
- * more than 10% of the machine while it ran, it is run again (twice at most). */
+ * more than 10% of the machine while it ran, it is run again (once). */
 static void run_once(const struct spec *sp, result_t res)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -749,7 +749,7 @@ static void run_once(const struct spec *sp, result_t res)
 		double secs = (double)(now_ns() - t0) / 1e9;
 		double other = machine_busy_s() - b0 - (children_cpu_s() - c0);
 		/* /proc/stat counts in ticks: allow two of them besides the 10%. */
-		if (other <= 0.1 * secs * (double)ncpu + 0.02 || attempt == 2) {
+		if (other <= 0.1 * secs * (double)ncpu + 0.02 || attempt == 1) {
 			other_in_runs += other > 0 ? other : 0;
 			secs_in_runs += secs * (double)ncpu;
 			return;
