@@ -11,7 +11,8 @@
 
 BENCH_DIR := $(BUILD)/bench
 BENCH_BIN := $(BENCH_DIR)/bench
-BENCH_SRC := $(wildcard bench/*.c)
+# cron_next.c and cron_timer.c are standalone programs with their own main (see their tops).
+BENCH_SRC := $(filter-out bench/cron_next.c bench/cron_timer.c,$(wildcard bench/*.c))
 BENCH_HDR := $(wildcard bench/*.h)
 BENCH_PKGS := libglib2.0-dev libuv1-dev gnuplot-nox
 BENCH_SETUP := $(BENCH_DIR)/.setup-ok
