@@ -6,6 +6,7 @@
  * No test sleeps; a firing happens in the test's own thread, inside jobq_clock_advanced.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -711,6 +712,62 @@ START_TEST(ten_thousand_schedules_fire_once)
 }
 END_TEST
 
+/* Moves the clock a second at a time while another thread works the schedule API. */
+struct ticker {
+	jobq_t *q;
+	_Atomic int stop;
+};
+
+static void *tick(void *arg)
+{
+	struct ticker *t = arg;
+	while (!atomic_load(&t->stop)) {
+		atomic_fetch_add(&clk.mono, SEC);
+		atomic_fetch_add(&clk.real, SEC);
+		jobq_clock_advanced(t->q);
+	}
+	return NULL;
+}
+
+START_TEST(api_races_firings)
+{
+	enum { ROUNDS = 2000, SLOTS = 16 };
+	jobq_t *q = make_at("2024-01-01T00:00:00Z", 2);
+	struct work w;
+	work_init(&w, 0);
+	static const jobq_overlap_t policies[] = {JOBQ_OVERLAP_SKIP, JOBQ_OVERLAP_ALLOW,
+						  JOBQ_OVERLAP_QUEUE_ONE};
+	jobq_cron_options_t o;
+	jobq_cron_options_init(&o);
+	o.arg_free = work_free;
+	o.jitter_ms = 1500;
+	struct ticker t = {.q = q};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, tick, &t), 0);
+	uint64_t ids[SLOTS] = {0};
+	int added = 0;
+	for (int i = 0; i < ROUNDS; i++) {
+		unsigned k = (unsigned)i % SLOTS;
+		if (ids[k] && i % 3 == 0) {
+			ck_assert_int_eq(jobq_cron_remove(q, ids[k]), 0);
+			ids[k] = 0;
+		} else if (ids[k]) {
+			ck_assert_int_eq(i % 2 ? jobq_cron_pause(q, ids[k])
+					       : jobq_cron_resume(q, ids[k]), 0);
+		} else {
+			o.overlap = policies[i % 3];
+			ids[k] = add(q, "* * * * * *", &w, &o);
+			added++;
+		}
+	}
+	atomic_store(&t.stop, 1);
+	pthread_join(th, NULL);
+	ck_assert_int_gt(atomic_load(&w.runs), 0);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	ck_assert_int_eq(atomic_load(&w.frees), added);
+}
+END_TEST
+
 Suite *suite(void)
 {
 	Suite *s = suite_create("cron_sched");
@@ -731,6 +788,7 @@ Suite *suite(void)
 	tcase_add_test(tc, shutdown_ends_schedules);
 	tcase_add_test(tc, list_in_id_order);
 	tcase_add_test(tc, ten_thousand_schedules_fire_once);
+	tcase_add_test(tc, api_races_firings);
 	suite_add_tcase(s, tc);
 	return s;
 }
