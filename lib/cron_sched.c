@@ -229,7 +229,7 @@ static bool fire(jobq_t *q, struct jobq__cron_entry *e, int64_t now)
 		e->skipped++;
 		return true;
 	}
-	if (live(q, e->last_job) && e->overlap != JOBQ_OVERLAP_ALLOW) {
+	if (e->overlap != JOBQ_OVERLAP_ALLOW && live(q, e->last_job)) {
 		if (e->overlap == JOBQ_OVERLAP_QUEUE_ONE && !e->held) {
 			e->held = true;
 			e->held_nominal = nominal;
