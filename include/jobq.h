@@ -408,9 +408,11 @@ JOBQ_API int jobq_stats(jobq_t *q, jobq_stats_t *out);
  * tracked job, submitted as by jobq_submit: it has its own id, can be polled, waited for and
  * cancelled, and is retried and dead-lettered like any other job. Fire times are wall-clock
  * (CLOCK_REALTIME) instants; each next time is computed from the nominal fire time before it, so
- * a late firing does not shift the schedule. When the wall clock steps, or a firing finds itself
- * more than the grace period late (a suspend, an overloaded machine), next times are recomputed
- * from the clock's present time and the misfire policy applies.
+ * a late firing does not shift the schedule. When the wall clock steps (by more than a second),
+ * every schedule's next time is recomputed from the present time: after a step back it follows
+ * the clock back; times stepped over are late. A firing found more than the grace period late
+ * (a step, a suspend, an overloaded machine) applies the misfire policy, and its schedule goes
+ * on from its first fire time after now.
  *
  * A shutdown ends every schedule: from jobq_shutdown on nothing fires (so a JOBQ_DRAIN never
  * waits for a recurring schedule), jobq_cron_add returns JOBQ_ECLOSED, the schedules stay
