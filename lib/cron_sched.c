@@ -223,7 +223,6 @@ static bool fire(jobq_t *q, struct jobq__cron_entry *e, int64_t now)
 	/* Late beyond grace: the missed times are one firing, and the schedule starts over from
 	 * now. Otherwise the next time follows the nominal one, so lateness does not drift. */
 	int64_t next = next_after(e, late ? now : nominal);
-	int64_t keep = e->nominal;
 	e->nominal = next; /* the jitter bound reads it */
 	if (late && e->misfire == JOBQ_MISFIRE_SKIP) {
 		e->skipped++;
@@ -240,7 +239,7 @@ static bool fire(jobq_t *q, struct jobq__cron_entry *e, int64_t now)
 	}
 	int rc = submit(q, e, nominal, late ? now : nominal, now);
 	if (rc == JOBQ_EAGAIN) {
-		e->nominal = keep;
+		e->nominal = nominal;
 		return false;
 	}
 	e->skipped += rc != 0;
@@ -265,8 +264,8 @@ bool jobq__cron_due(struct jobq__timer *t, void *owner)
 	int64_t now = jobq__now(q, true);
 	bool ok = true;
 	if (now < e->nominal) {
-		/* Early: put back after a full ring or a failed re-arm, or the wall clock went
-		 * back since the entry was taken. Either way the next time counts from now. */
+		/* Early: the timer put it back after a failed re-arm, or the wall clock went back
+		 * since the entry was taken. Either way the next time counts from now. */
 		int64_t next = next_after(e, now);
 		if (next)
 			e->nominal = next;
