@@ -4,7 +4,8 @@
  * A program creates an executor (jobq_create), hands it work (jobq_submit for a tracked job with
  * an id, jobq_post for a fire-and-forget task), learns each outcome by polling (jobq_status,
  * jobq_wait) or by a completion callback, and ends with jobq_shutdown and jobq_destroy.
- * Cron expressions and IANA time zones are evaluated by jobq_cron_* and jobq_zone_*.
+ * Cron schedules (jobq_cron_add) submit a job at each fire time of a cron expression; the
+ * expressions and IANA time zones themselves are evaluated by jobq_cron_* and jobq_zone_*.
  *
  * Conventions
  *   - Every call that can fail returns int: 0 or a negative JOBQ_E* code (jobq_strerror()).
@@ -27,7 +28,9 @@
  *   jobq_subscribe, jobq_unsubscribe     yes          yes (also from the subscription's callback)
  *   jobq_sub_read                        one thread at a time per subscription
  *   jobq_ctx_*                           only the job's own thread, while its function runs
- *   jobq_cron_*, jobq_zone_*             yes (parsed expressions and zones are immutable)
+ *   jobq_cron_add/remove/pause/resume/   yes          yes
+ *     info/list
+ *   jobq_cron_* (expressions), jobq_zone_* yes (parsed expressions and zones are immutable)
  *
  * fork(): an executor's threads do not exist in a child process, so there every call on an
  * executor created before the fork returns JOBQ_EFORKED (jobq_destroy too: the child cannot
@@ -466,7 +469,8 @@ typedef struct jobq_stats {
 	uint64_t submitted;   /* tracked jobs accepted, ever */
 	uint64_t posted;      /* fire-and-forget tasks accepted, ever (exact when no submit
 	                         runs concurrently, else it may include a few tracked jobs) */
-	uint64_t scheduled;   /* jobs waiting for their time (delays, retries) */
+	uint64_t scheduled;   /* jobs waiting for their time (delays, retries), and cron
+	                         schedules waiting for their next firing */
 	uint64_t succeeded;
 	uint64_t failed;      /* failed attempts, ever */
 	uint64_t retried;     /* retries scheduled, ever */
@@ -478,6 +482,121 @@ typedef struct jobq_stats {
 
 /* A snapshot (each counter exact, the set not atomic). Returns 0 or JOBQ_EINVAL. */
 JOBQ_API int jobq_stats(jobq_t *q, jobq_stats_t *out);
+
+/* ---- Cron schedules ------------------------------------------------------------------------- */
+
+/*
+ * A schedule runs a job at every fire time of a cron expression (the dialect, zones and DST
+ * policy are those of jobq_cron_parse and jobq_cron_next, below). Each firing is an ordinary
+ * tracked job, submitted as by jobq_submit: it has its own id, can be polled, waited for and
+ * cancelled, and is retried and dead-lettered like any other job. Fire times are wall-clock
+ * (CLOCK_REALTIME) instants; each next time is computed from the nominal fire time before it, so
+ * a late firing does not shift the schedule. When the wall clock steps (by more than a second),
+ * every schedule's next time is recomputed from the present time: after a step back it follows
+ * the clock back; times stepped over are late. A firing found more than the grace period late
+ * (a step, a suspend, an overloaded machine) applies the misfire policy, and its schedule goes
+ * on from its first fire time after now.
+ *
+ * A shutdown ends every schedule: from jobq_shutdown on nothing fires (so a JOBQ_DRAIN never
+ * waits for a recurring schedule), jobq_cron_add returns JOBQ_ECLOSED, the schedules stay
+ * listed with next_ns 0, and jobq_destroy frees them.
+ */
+
+/* What a firing does while the job of the schedule's previous firing is still live (scheduled,
+ * queued, running or waiting to retry). */
+typedef enum jobq_overlap {
+	JOBQ_OVERLAP_SKIP = 0,  /* skip this firing (counted in skipped); the default */
+	JOBQ_OVERLAP_ALLOW,     /* submit it anyway: firings may run concurrently */
+	JOBQ_OVERLAP_QUEUE_ONE  /* hold one firing and submit it when the live job ends; further
+	                           firings while one is held are skipped */
+} jobq_overlap_t;
+
+/* What a firing found more than grace_ms late does. Either way the next time is the first fire
+ * time after now: the missed times are not run one by one. */
+typedef enum jobq_misfire {
+	JOBQ_MISFIRE_FIRE_ONCE = 0, /* run once now for all the missed times; the default */
+	JOBQ_MISFIRE_SKIP           /* run nothing (counted in skipped) and wait for the next time */
+} jobq_misfire_t;
+
+typedef struct jobq_cron_options {
+	const char *zone;              /* IANA name, copied; NULL = UTC */
+	jobq_overlap_t overlap;        /* the previous firing's job still live: skip (default),
+	                                  allow, or queue one */
+	jobq_misfire_t misfire;        /* woke later than grace after a fire time: fire once now
+	                                  (default) or skip to the next */
+	unsigned grace_ms;             /* 0 = 60000 */
+	unsigned jitter_ms;            /* random delay per firing, never past the next nominal time */
+	const jobq_job_options_t *job; /* template for each firing's job (name, priority, retries,
+	                                  timeout, on_done...), copied; NULL = defaults. Its key,
+	                                  arg_free, delay_ms, run_at_ns, full and block_timeout_ms
+	                                  are ignored: firings have no idempotency key, are delayed
+	                                  only by the jitter, and never block the timer or run in
+	                                  it (a full ring delays a firing by a millisecond) */
+	jobq_free_fn arg_free;         /* destructor for arg, run once when the schedule is removed
+	                                  or the executor destroyed */
+} jobq_cron_options_t;
+
+/* Fills *o with the defaults. */
+JOBQ_API void jobq_cron_options_init(jobq_cron_options_t *o);
+
+/*
+ * Adds a schedule: at each fire time of expr in opts->zone, fn(ctx, arg) is submitted as a new
+ * job built from opts->job. opts may be NULL (defaults). On success returns 0 and stores the
+ * schedule's id (1, 2, ...; never reused) in *sched_id (may be NULL); from then on the schedule
+ * owns arg if opts->arg_free is set: arg_free(arg) runs exactly once, after the schedule is
+ * removed (or the executor destroyed) and no job of its firings can use arg any more (a dead
+ * firing holds it until it leaves the dead-letter list), in the thread that lets it go. Every
+ * firing's job shares arg and gets no destructor of its own. An expression that never fires is
+ * accepted; its next_ns is 0.
+ * Returns JOBQ_EINVAL (NULL q, expr or fn, a bad policy or job template), JOBQ_ECRON (err, if
+ * not NULL, receives the parser's one-line message with its column, as jobq_cron_parse),
+ * JOBQ_EZONE, JOBQ_ECLOSED (after jobq_shutdown) or JOBQ_ENOMEM; then nothing was taken and err
+ * holds a message. err may be NULL; when errlen > 0 it is always NUL-terminated.
+ * Any thread, inside jobs too.
+ */
+JOBQ_API int jobq_cron_add(jobq_t *q, const char *expr, jobq_fn fn, void *arg,
+			   const jobq_cron_options_t *opts, uint64_t *sched_id, char *err,
+			   size_t errlen);
+
+/*
+ * Removes a schedule: it fires no more (a firing the timer has already begun may still submit
+ * its job). Jobs already submitted run on. Returns 0, JOBQ_EINVAL or JOBQ_ENOENT. Any thread,
+ * inside jobs too; works after a shutdown.
+ */
+JOBQ_API int jobq_cron_remove(jobq_t *q, uint64_t sched_id);
+
+/*
+ * Pauses a schedule (fire times pass without firing or counting as skipped; a firing held by
+ * JOBQ_OVERLAP_QUEUE_ONE is dropped) / resumes it from its first fire time after now. Pausing a
+ * paused schedule or resuming a running one does nothing. Returns 0, JOBQ_EINVAL, JOBQ_ENOENT,
+ * JOBQ_ECLOSED, or JOBQ_ENOMEM (resume only; the schedule stays paused). Any thread.
+ */
+JOBQ_API int jobq_cron_pause(jobq_t *q, uint64_t sched_id);
+JOBQ_API int jobq_cron_resume(jobq_t *q, uint64_t sched_id);
+
+typedef struct jobq_cron_info {
+	uint64_t id;
+	char expr[128];       /* the expression as given (truncated copy) */
+	char zone[64];        /* the zone's name as given, "UTC" for NULL (truncated copy) */
+	int paused;
+	int64_t next_ns;      /* next nominal fire time (CLOCK_REALTIME ns); 0 when paused, shut
+	                         down or when the expression has no more fire times */
+	int64_t last_fire_ns; /* nominal time of the last firing submitted, 0 if none */
+	uint64_t last_job;    /* id of the last firing's job, 0 if none */
+	uint64_t fired;       /* firings submitted as jobs */
+	uint64_t skipped;     /* firings skipped by the overlap or misfire policy, or because
+	                         the job could not be submitted */
+} jobq_cron_info_t;
+
+/* Copies a snapshot of schedule sched_id into *out. Returns 0, JOBQ_EINVAL or JOBQ_ENOENT. */
+JOBQ_API int jobq_cron_info(jobq_t *q, uint64_t sched_id, jobq_cron_info_t *out);
+
+/*
+ * Copies snapshots of up to cap schedules, in id order, into out, and the number of schedules
+ * into *n (n may be NULL; it can exceed cap). Returns 0 or JOBQ_EINVAL (NULL q, or NULL out
+ * with cap > 0).
+ */
+JOBQ_API int jobq_cron_list(jobq_t *q, jobq_cron_info_t *out, size_t cap, size_t *n);
 
 /* ---- Cron expressions and time zones -------------------------------------------------------- */
 

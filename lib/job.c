@@ -396,12 +396,7 @@ static uint32_t backoff_ms(jobq_t *q, const struct jobq__job *j)
 	double bound = j->backoff_base_ms * pow(j->backoff_factor, j->attempt - 1);
 	if (bound > j->backoff_cap_ms)
 		bound = j->backoff_cap_ms;
-	/* splitmix64 over a per-executor sequence: thread-safe, no global state. */
-	uint64_t x = atomic_fetch_add_explicit(&q->jitter_seq, 0x9e3779b97f4a7c15ULL,
-					      memory_order_relaxed);
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	x ^= x >> 31;
+	uint64_t x = jobq__random(q);
 	return (uint32_t)((double)(x >> 11) / (double)(1ULL << 53) * (bound + 1));
 }
 

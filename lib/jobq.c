@@ -130,6 +130,7 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 			(int64_t)or_default(opts->key_window_ms, DEFAULT_KEY_WINDOW_MS) * 1000000);
 	q->pool.held = &q->sched.pending;
 	jobq__events_init(&q->events);
+	jobq__crons_init(&q->crons);
 
 	unsigned workers = opts->workers;
 	if (!workers) {
@@ -137,8 +138,9 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 		workers = n < 1 ? 1 : n > JOBQ__MAX_WORKERS ? JOBQ__MAX_WORKERS : (unsigned)n;
 	}
 	struct jobq__sched_hooks hooks = {
-		.fire = {[JOBQ__TIMER_JOB] = jobq__job_due},
+		.fire = {[JOBQ__TIMER_JOB] = jobq__job_due, [JOBQ__TIMER_CRON] = jobq__cron_due},
 		.idle = timer_idle,
+		.step = jobq__cron_step,
 		.owner = q,
 	};
 	int rc = jobq__sched_init(&q->sched, &q->clock, &hooks);
@@ -148,6 +150,7 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 			jobq__sched_fini(&q->sched);
 	}
 	if (rc) {
+		jobq__crons_fini(q);
 		jobq__events_fini(&q->events);
 		jobq__keys_fini(&q->keys);
 		jobq__registry_fini(&q->reg);
@@ -198,6 +201,13 @@ static int place(jobq_t *q, unsigned prio, jobq_task_fn fn, void *arg, struct jo
 	return 0;
 }
 
+bool jobq__job_options_valid(const jobq_job_options_t *opts)
+{
+	return (unsigned)opts->priority <= JOBQ_PRIO_LOW && valid_policy(opts->full) &&
+	       opts->max_attempts <= MAX_ATTEMPTS && valid_backoff(&opts->backoff) &&
+	       opts->run_at_ns >= 0;
+}
+
 int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts, uint64_t *id)
 {
 	jobq_job_options_t def;
@@ -208,9 +218,7 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 	int rc = jobq__check(q);
 	if (rc)
 		return rc;
-	if (!fn || (unsigned)opts->priority > JOBQ_PRIO_LOW || !valid_policy(opts->full) ||
-	    opts->max_attempts > MAX_ATTEMPTS || !valid_backoff(&opts->backoff) ||
-	    opts->run_at_ns < 0)
+	if (!fn || !jobq__job_options_valid(opts))
 		return JOBQ_EINVAL;
 
 	struct jobq__job *j;
@@ -272,6 +280,8 @@ int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeout_ms)
 	if (inside(q))
 		return JOBQ_EDEADLK;
 	jobq__pool_close(&q->pool);
+	/* Schedules end first: a recurring one would keep a drain waiting for ever. */
+	jobq__crons_close(q);
 	if (mode == JOBQ_CANCEL)
 		jobq__jobs_cancel_all(q);
 	/* A paused pool could never drain. Resumed after the cancel sweep, so that no queued job
@@ -294,6 +304,8 @@ int jobq_destroy(jobq_t *q)
 	jobq__pool_fini(&q->pool);
 	jobq__events_fini(&q->events);
 	jobq__dead_clear(&q->reg);
+	/* After every job and dead letter is gone: they may hold a schedule's argument. */
+	jobq__crons_fini(q);
 	jobq__keys_fini(&q->keys);
 	jobq__registry_fini(&q->reg);
 	jobq__free(q);

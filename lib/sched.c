@@ -142,6 +142,25 @@ bool jobq__sched_remove(struct jobq__sched *s, struct jobq__timer *t)
 	return was_in;
 }
 
+bool jobq__sched_update(struct jobq__sched *s, struct jobq__timer *t, int64_t due)
+{
+	pthread_mutex_lock(&s->mu);
+	bool in = t->idx != JOBQ__TIMER_IDLE;
+	if (in) {
+		struct jobq__timer **h = s->heap[t->realtime];
+		t->due = due;
+		sift_down(h, s->n[t->realtime], t->idx);
+		sift_up(h, t->idx);
+		/* It may be the new head, due sooner than the thread's current timeout. */
+		if (t->idx == 0) {
+			pthread_cond_signal(&s->cv_mono);
+			pthread_cond_signal(&s->cv_real);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return in;
+}
+
 void jobq__sched_done(struct jobq__sched *s)
 {
 	if (atomic_fetch_sub(&s->pending, 1) == 1 && s->hooks.idle)

@@ -1,6 +1,6 @@
 /*
  * sched.h: the timer: one thread and two min-heaps of due times (monotonic and wall-clock) for
- * delayed jobs and retry backoff. See sched.c. Internal to libjobq.
+ * delayed jobs, retry backoff and cron schedules. See sched.c. Internal to libjobq.
  */
 #ifndef JOBQ_SCHED_H
 #define JOBQ_SCHED_H
@@ -21,7 +21,7 @@ struct jobq__clock {
 int64_t jobq__clock_now(const struct jobq__clock *c, bool realtime);
 
 /* What a timer entry times; each kind has its own fire function. */
-enum { JOBQ__TIMER_JOB, JOBQ__TIMER_KINDS };
+enum { JOBQ__TIMER_JOB, JOBQ__TIMER_CRON, JOBQ__TIMER_KINDS };
 
 /* A timer entry, embedded in what it times. */
 struct jobq__timer {
@@ -68,6 +68,9 @@ void jobq__sched_fini(struct jobq__sched *s);
 int jobq__sched_add(struct jobq__sched *s, struct jobq__timer *t);
 /* Removes t if it is still in a heap; true if it was (the caller then owns it). */
 bool jobq__sched_remove(struct jobq__sched *s, struct jobq__timer *t);
+/* Moves t to a new due time if it is still in a heap; false if it is not (being fired, or
+ * never added). Never allocates. */
+bool jobq__sched_update(struct jobq__sched *s, struct jobq__timer *t, int64_t due);
 /* An entry handed to fire() has been dealt with: it no longer counts as pending. */
 void jobq__sched_done(struct jobq__sched *s);
 /* Fires, in the calling thread, every entry due by now. */

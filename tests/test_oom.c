@@ -110,6 +110,56 @@ START_TEST(submit_sweep)
 }
 END_TEST
 
+/*
+ * Sweeps each of 300 cron schedules added to one executor: its entry, the parsed expression,
+ * the zone (loaded once, then cached), the copies of its strings and template, the schedule
+ * table (created, then expanded) and the timer's heap (grown from 64 entries).
+ */
+START_TEST(cron_add_sweep)
+{
+	enum { SCHEDULES = 300 };
+	jobq_t *q;
+	ck_assert_int_eq(jobq_create(&q, NULL), 0);
+	jobq_job_options_t jo;
+	jobq_job_options_init(&jo);
+	jo.name = "nightly";
+	jo.on_done = on_done;
+	jobq_cron_options_t co;
+	jobq_cron_options_init(&co);
+	co.zone = "Europe/Berlin";
+	co.job = &jo;
+	co.arg_free = on_free;
+	atomic_store(&frees, 0);
+	unsigned failures = 0;
+	for (unsigned k = 0; k < SCHEDULES; k++) {
+		for (unsigned long n = 1;; n++) {
+			jobq__alloc_fail_nth(n);
+			uint64_t id = 0;
+			char err[64];
+			int rc = jobq_cron_add(q, "0 2 * * *", job, NULL, &co, &id, err, sizeof err);
+			unsigned long made = jobq__alloc_fail_nth(0);
+			if (rc == 0) {
+				ck_assert_uint_eq(id, k + 1);
+				if (made < n)
+					break;
+			} else {
+				ck_assert_int_eq(rc, JOBQ_ENOMEM);
+				ck_assert_uint_eq(id, 0);
+				ck_assert_str_eq(err, jobq_strerror(JOBQ_ENOMEM));
+				failures++;
+			}
+		}
+	}
+	ck_assert_uint_gt(failures, SCHEDULES * 4);
+	ck_assert_int_eq(atomic_load(&frees), 0);
+	size_t n;
+	ck_assert_int_eq(jobq_cron_list(q, NULL, 0, &n), 0);
+	ck_assert_uint_eq(n, SCHEDULES);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	ck_assert_int_eq(atomic_load(&frees), SCHEDULES);
+}
+END_TEST
+
 static jobq_outcome_t oom_inside(jobq_ctx_t *ctx, void *arg)
 {
 	(void)arg;
@@ -144,6 +194,7 @@ Suite *suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, create_sweep);
 	tcase_add_test(tc, submit_sweep);
+	tcase_add_test(tc, cron_add_sweep);
 	tcase_add_test(tc, context_calls);
 	suite_add_tcase(s, tc);
 	return s;

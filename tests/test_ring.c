@@ -153,6 +153,7 @@ Suite *suite(void)
 {
 	Suite *s = suite_create("ring");
 	TCase *tc = tcase_create("single thread");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, capacity_one);
 	tcase_add_test(tc, capacity_two);
 	tcase_add_test(tc, capacity_large);
