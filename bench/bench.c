@@ -10,7 +10,10 @@
  *   ratio <workload> jobq/<peer> <x.xx>     (> 1: jobq is better, whatever the unit)
  *
  * Usage: bench [-o OUTDIR] [-r REPS] [-q] [-P]
- *   -q: quick, a tenth of the work, for a smoke run; -P: do not pin the latency threads to CPUs
+ *        bench -x IMPL,MODE,SUBS,WORKERS,N[,CAPACITY]
+ *   -r: runs per figure (default 5); -q: quick, a tenth of the work, for a smoke run;
+ *   -P: do not pin the latency threads to CPUs; -x: one throughput run in this process (for
+ *   perf and strace): IMPL 0 jobq, 1 gthreadpool, 2 libuv, 3 mutexpool; MODE 0 post, 1 tracked.
  *
  * Benchmarks are not tests: nothing here asserts a timing.
  */
