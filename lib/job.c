@@ -27,6 +27,7 @@
  * Not taken: one registry lock (every submit and status would serialise on it), and records
  * owned by the caller (a worker could free what the caller still reads: ids avoid that).
  */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "job.h"
 
 #include <math.h>
@@ -47,11 +48,17 @@ static bool claim(struct jobq__job *j, int from, int to)
 void jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clock,
 			 unsigned retain_count, unsigned retain_ms, unsigned dead_max)
 {
+	/* Adaptive: the submitter and the workers hold these for a few hundred nanoseconds, so
+	 * spinning a little beats sleeping in the kernel. */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
 	for (unsigned i = 0; i < JOBQ__NSHARDS; i++)
-		pthread_mutex_init(&r->shards[i].mu, NULL);
+		pthread_mutex_init(&r->shards[i].mu, &ma);
+	pthread_mutex_init(&r->fin_mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	atomic_init(&r->next_id, 1);
 	r->clock = clock;
-	pthread_mutex_init(&r->fin_mu, NULL);
 	pthread_mutex_init(&r->wait_mu, NULL);
 	pthread_mutex_init(&r->dead_mu, NULL);
 	pthread_condattr_t ca;
@@ -60,6 +67,7 @@ void jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clo
 	pthread_cond_init(&r->wait_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	r->retain_count = retain_count;
+	r->retain_slack = retain_count / 16;
 	r->retain_ns = (int64_t)retain_ms * MS;
 	r->dead_max = dead_max;
 }
@@ -185,25 +193,30 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	return rc;
 }
 
+/* Copies at most cap - 1 bytes of src (NULL: none) and a NUL. */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strnlen(src, cap - 1) : 0;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 {
-	memset(st, 0, sizeof *st);
 	st->id = j->id;
 	st->state = atomic_load_explicit(&j->state, memory_order_relaxed);
 	st->code = j->code;
 	st->attempt = j->attempt;
 	st->max_attempts = j->max_attempts;
 	st->percent = j->percent;
-	if (j->progress)
-		strncpy(st->progress, j->progress, sizeof st->progress - 1);
-	if (j->name)
-		strncpy(st->name, j->name, sizeof st->name - 1);
-	if (j->error)
-		strncpy(st->error, j->error, sizeof st->error - 1);
+	copy_str(st->progress, sizeof st->progress, j->progress);
+	copy_str(st->name, sizeof st->name, j->name);
+	copy_str(st->error, sizeof st->error, j->error);
 	st->result_len = j->result_len;
 	st->created_ns = j->created_ns;
 	st->started_ns = j->started_ns;
 	st->finished_ns = j->finished_ns;
+	st->next_run_ns = 0;
 	if (st->state == JOBQ_SCHEDULED)
 		st->next_run_ns = j->timer.realtime ? j->timer.due
 						    : jobq__now(j->q, true) + j->timer.due -
@@ -231,8 +244,9 @@ void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state
 
 void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
 {
-	struct jobq__job *victims = NULL;
-	int64_t now = jobq__clock_now(r->clock, false);
+	struct jobq__job *victims[JOBQ__NSHARDS] = {NULL};
+	int64_t now = jobq__clock_coarse(r->clock);
+	bool any = false;
 
 	pthread_mutex_lock(&r->fin_mu);
 	if (j) {
@@ -245,26 +259,37 @@ void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
 		r->fin_tail = j;
 		r->nretained++;
 	}
-	while (r->fin_head && (r->nretained > r->retain_count ||
-			       now - r->fin_head->timer.due > r->retain_ns)) {
+	/* Past the count by more than the slack, prune down to the count in one go; the records
+	 * are then deleted one shard lock per shard instead of one per record. */
+	uint64_t keep = r->nretained > r->retain_count + r->retain_slack ? r->retain_count
+									   : r->nretained;
+	while (r->fin_head &&
+	       (r->nretained > keep || now - r->fin_head->timer.due > r->retain_ns)) {
 		struct jobq__job *v = r->fin_head;
 		r->fin_head = v->link;
 		if (!r->fin_head)
 			r->fin_tail = NULL;
 		r->nretained--;
-		v->link = victims;
-		victims = v;
+		unsigned k = v->id % JOBQ__NSHARDS;
+		v->link = victims[k];
+		victims[k] = v;
+		any = true;
 	}
 	pthread_mutex_unlock(&r->fin_mu);
 
-	while (victims) {
-		struct jobq__job *v = victims;
-		victims = v->link;
-		struct jobq__shard *s = jobq__shard_of(r, v->id);
+	for (unsigned k = 0; any && k < JOBQ__NSHARDS; k++) {
+		if (!victims[k])
+			continue;
+		struct jobq__shard *s = &r->shards[k];
 		pthread_mutex_lock(&s->mu);
-		HASH_DEL(s->table, v);
+		for (struct jobq__job *v = victims[k]; v; v = v->link)
+			HASH_DEL(s->table, v);
 		pthread_mutex_unlock(&s->mu);
-		jobq__job_unref(v);
+		while (victims[k]) {
+			struct jobq__job *v = victims[k];
+			victims[k] = v->link;
+			jobq__job_unref(v);
+		}
 	}
 }
 
@@ -312,10 +337,13 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 	if (!dead && j->arg_free)
 		j->arg_free(j->arg);
 
-	pthread_mutex_lock(&s->mu);
-	j->flags |= JOB_SETTLED;
-	jobq__job_emit(j, JOBQ_EV_STATE, state);
-	pthread_mutex_unlock(&s->mu);
+	/* seq_cst pairs with a waiter's increment of nwaiters (jobq__wake_waiters). */
+	atomic_store(&j->settled, true);
+	if (jobq__events_wanted(&q->events)) {
+		pthread_mutex_lock(&s->mu);
+		jobq__job_emit(j, JOBQ_EV_STATE, state);
+		pthread_mutex_unlock(&s->mu);
+	}
 	if (dead)
 		jobq__dead_add(&q->reg, j);
 	else

@@ -22,9 +22,8 @@ struct jobq__pool;
 
 /* Record flags (j->flags, written under the shard lock). */
 enum {
-	JOB_SETTLED = 1,        /* ended, callbacks returned: jobq_wait may return */
-	JOB_RETRY_TIMEOUTS = 2, /* a failure past the timeout is retryable */
-	JOB_RETRY_AFTER = 4,    /* retry_after_ms overrides the backoff for this attempt */
+	JOB_RETRY_TIMEOUTS = 1, /* a failure past the timeout is retryable */
+	JOB_RETRY_AFTER = 2,    /* retry_after_ms overrides the backoff for this attempt */
 };
 
 struct jobq__job {
@@ -57,6 +56,7 @@ struct jobq__job {
 	int8_t percent;
 	uint8_t prio;
 	uint8_t flags;
+	_Atomic bool settled; /* ended, callbacks returned: jobq_wait may return */
 };
 
 /* What a job function's jobq_ctx_t points to: the record, for the jobq_ctx_* calls. */
@@ -82,6 +82,7 @@ struct jobq__registry {
 	struct jobq__job *fin_head, *fin_tail;
 	uint64_t nretained;
 	uint64_t retain_count;
+	uint64_t retain_slack; /* prune in batches: once this many past retain_count */
 	int64_t retain_ns;
 
 	/* jobq_wait and jobq_wait_many sleep here; settling broadcasts when nwaiters > 0. */

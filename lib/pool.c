@@ -183,9 +183,15 @@ static void *worker_main(void *arg)
 			run(w, fn, item);
 			continue;
 		}
-		atomic_fetch_add(&p->nsearching, 1);
+		/* At most half the workers (at least one) spin; the others look once and park,
+		 * leaving their CPU to the submitters (Go's scheduler caps its spinners the same
+		 * way). The park path below still takes its last look, so nothing is lost. */
+		int before = atomic_fetch_add(&p->nsearching, 1);
+		int rounds = 2 * before < (int)atomic_load_explicit(&p->nworkers, memory_order_relaxed)
+				     ? SPIN_ROUNDS
+				     : 1;
 		bool found = false;
-		for (int i = 0; i < SPIN_ROUNDS && !found; i++) {
+		for (int i = 0; i < rounds && !found; i++) {
 			found = pop(p, w, &fn, &item);
 			if (!found)
 				cpu_relax();
@@ -247,6 +253,7 @@ static int spawn(struct jobq__pool *p)
 	w->next = p->workers;
 	p->workers = w;
 	p->nlive++;
+	atomic_store_explicit(&p->nworkers, p->nlive, memory_order_relaxed);
 	return 0;
 }
 
@@ -442,6 +449,7 @@ int jobq__pool_set_workers(struct jobq__pool *p, unsigned n)
 			}
 		}
 		p->nlive = n;
+		atomic_store_explicit(&p->nworkers, n, memory_order_relaxed);
 		wake(p, INT_MAX);
 	}
 	pthread_mutex_unlock(&p->ctl);

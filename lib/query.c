@@ -81,7 +81,7 @@ static int settled(struct jobq__registry *r, uint64_t id, jobq_status_t *out)
 	struct jobq__job *j = find_locked(r, id);
 	if (!j)
 		return JOBQ_ENOENT;
-	int done = !!(j->flags & JOB_SETTLED);
+	int done = atomic_load(&j->settled);
 	if (done && out)
 		jobq__snapshot(j, out);
 	unlock_of(r, id);

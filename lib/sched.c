@@ -42,6 +42,15 @@ int64_t jobq__clock_now(const struct jobq__clock *c, bool realtime)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t jobq__clock_coarse(const struct jobq__clock *c)
+{
+	if (c->fn)
+		return c->fn(false, c->data);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static bool before(const struct jobq__timer *a, const struct jobq__timer *b)
 {
 	return a->due < b->due;

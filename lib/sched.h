@@ -19,6 +19,9 @@ struct jobq__clock {
 };
 
 int64_t jobq__clock_now(const struct jobq__clock *c, bool realtime);
+/* The monotonic clock to a few milliseconds (CLOCK_MONOTONIC_COARSE, a memory read), for
+ * retention ages and key windows, which the hot path stamps once per job. */
+int64_t jobq__clock_coarse(const struct jobq__clock *c);
 
 /* What a timer entry times; each kind has its own fire function. */
 enum { JOBQ__TIMER_JOB, JOBQ__TIMER_CRON, JOBQ__TIMER_KINDS };
