@@ -12,7 +12,7 @@
  * and one destructor call.
  *
  * Resident memory (/proc/self/statm) is sampled after each destroy and malloc_trim; after a warm-up, the largest
- * sample of the last third of the run must be within 10% (at least 2 MiB) of the largest of the
+ * sample of the last third of the run must be within 10% (at least 4 MiB) of the largest of the
  * first third: a leak of even a few bytes a job would show.
  *
  * Usage: soak [SECONDS]   (default 600); exits 0 when every check passed.
