@@ -16,6 +16,11 @@
  *     at most one worker, and none while one is searching.
  *   - A searcher that finds work and was the last searcher wakes one more worker if work is
  *     left, so a burst spreads over the pool one wake at a time instead of in a storm.
+ *   - A worker back from a park (woken, or its last look saw work) searches again, as a
+ *     searcher. Taking an item with the plain pop instead lost a wake-up: producers that saw it
+ *     searching woke nobody, it took one of their items and handed nothing on, and the rest
+ *     waited while a worker slept (found by valgrind, a hang in test_executor; reproduced and
+ *     fixed in the Promela model, hardening/parkwake.pml).
  * An idle pool has every worker in futex_wait with no timeout: no CPU, no wake-ups.
  *
  * Priorities: three rings; each worker takes from them in a fixed cycle of seven picks (high
@@ -177,11 +182,16 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	current = p;
 
+	/* After a park (woken, or the last look saw work) the worker looks again as a searcher,
+	 * never with the plain pop: a producer that saw it searching relies on it to take the
+	 * item or, as the last searcher, to wake another worker for what is left. */
+	bool search = false;
 	while (!must_leave(p, w)) {
-		if (pop(p, w, &fn, &item)) {
+		if (!search && pop(p, w, &fn, &item)) {
 			run(w, fn, item);
 			continue;
 		}
+		search = false;
 		atomic_fetch_add(&p->nsearching, 1);
 		bool found = false;
 		for (int i = 0; i < SPIN_ROUNDS && !found; i++) {
@@ -213,6 +223,7 @@ static void *worker_main(void *arg)
 		if (!work && !must_leave(p, w))
 			futex_wait(&p->word, key, 0);
 		atomic_fetch_sub(&p->nsleepers, 1);
+		search = true;
 	}
 	/* A leaving worker may have been the searcher a producer relied on, or the last one a
 	 * drain waits for. */

@@ -156,6 +156,8 @@ START_TEST(delayed_submit_sweep)
 		ck_assert_uint_eq(s.accepted, s.k + 1);
 	}
 	ck_assert_uint_gt(failed, 2 * JOBS); /* record, name, and the heap now and then */
+	fprintf(stderr, "oom_sweep: delayed submit: %lu refused attempts over %d jobs\n", failed,
+		JOBS);
 	jobq_stats_t st;
 	ck_assert_int_eq(jobq_stats(q, &st), 0);
 	ck_assert_uint_eq(st.scheduled, JOBS);
@@ -186,6 +188,7 @@ START_TEST(key_submit_sweep)
 		ck_assert_uint_eq(s.accepted, s.k + 1);
 	}
 	ck_assert_uint_gt(failed, 3 * JOBS); /* record, name, key entry, key copy */
+	fprintf(stderr, "oom_sweep: keyed submit: %lu refused attempts over %d jobs\n", failed, JOBS);
 	ck_assert_int_eq(jobq_resume(q), 0);
 	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
 	ck_assert_int_eq(jobq_destroy(q), 0);
@@ -246,6 +249,7 @@ START_TEST(dead_requeue_sweep)
 		s.ids[k] = r.new_id;
 	}
 	ck_assert_uint_gt(failed, JOBS);
+	fprintf(stderr, "oom_sweep: dead requeue: %lu refused attempts over %d jobs\n", failed, JOBS);
 	ck_assert_int_eq(jobq_wait_many(q, s.ids, JOBS, 0, 0, NULL), 0);
 	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
 	ck_assert_int_eq(jobq_destroy(q), 0);
