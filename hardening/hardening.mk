@@ -81,7 +81,7 @@ fuzz: fuzz-build $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/seed/%/.stamp)
 			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
 			$(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seed/$$t hardening/regress/$$t \
 			>$(FUZZ_BUILD)/$$t.log 2>&1 || { tail -40 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
-		grep -E '^#[0-9]+ +(INITED|DONE)' $(FUZZ_BUILD)/$$t.log | tail -2; \
+		grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' $(FUZZ_BUILD)/$$t.log | tail -2; \
 		grep -E 'stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_BUILD)/$$t.log; \
 		echo "fuzz_$$t: corpus $$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l) files," \
 			"seeds $$(ls $(FUZZ_BUILD)/seed/$$t | wc -l), no crash"; \
