@@ -53,6 +53,7 @@
 struct jobq__worker {
 	alignas(JOBQ_CACHELINE) _Atomic uint64_t done; /* items run; written by the worker only */
 	_Atomic int busy;
+	_Atomic int looking; /* inside pop(): see jobq__pool_pause */
 	_Atomic int leave;
 	_Atomic int exited;
 	unsigned pick;
@@ -127,22 +128,30 @@ static bool rings_empty(struct jobq__pool *p)
 
 static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn, void **arg)
 {
-	if (atomic_load_explicit(&p->paused, memory_order_relaxed))
-		return false;
-	const unsigned char *order = pick_order[w->pick % 7];
-	for (unsigned i = 0; i < JOBQ__NPRIO; i++) {
-		if (jobq__ring_pop(&p->rings[order[i]], fn, arg)) {
-			w->pick++;
-			/* A producer blocked on a full ring registers before its last retry, so a
-			 * seq_cst load here either sees it or the producer sees our pop. */
-			if (atomic_load(&p->nroom_waiters)) {
-				atomic_fetch_add(&p->room_word, 1);
-				futex_wake(&p->room_word, INT_MAX);
-			}
-			return true;
+	/* Announce the look, then check paused (both seq_cst): jobq__pool_pause stores paused and
+	 * then waits until no worker is looking, so either it waits for this look or this look
+	 * sees paused. With a plain check, a worker between the check and the ring pop took an
+	 * item pushed after jobq_pause returned (found by make valgrind: test_executor's
+	 * full_ring_fail_and_run). The flag is on the worker's own line. */
+	atomic_store(&w->looking, 1);
+	bool got = false;
+	if (!atomic_load(&p->paused)) {
+		const unsigned char *order = pick_order[w->pick % 7];
+		for (unsigned i = 0; i < JOBQ__NPRIO && !got; i++)
+			got = jobq__ring_pop(&p->rings[order[i]], fn, arg);
+	}
+	/* Release: pause's acquire load of looking == 0 comes after our pop is done. */
+	atomic_store_explicit(&w->looking, 0, memory_order_release);
+	if (got) {
+		w->pick++;
+		/* A producer blocked on a full ring registers before its last retry, so a seq_cst
+		 * load here either sees it or the producer sees our pop. */
+		if (atomic_load(&p->nroom_waiters)) {
+			atomic_fetch_add(&p->room_word, 1);
+			futex_wake(&p->room_word, INT_MAX);
 		}
 	}
-	return false;
+	return got;
 }
 
 static void run(struct jobq__worker *w, jobq__item_fn fn, void *arg)
@@ -432,8 +441,17 @@ void jobq__pool_held_changed(struct jobq__pool *p)
 void jobq__pool_pause(struct jobq__pool *p, bool paused)
 {
 	atomic_store(&p->paused, paused);
-	if (!paused)
+	if (!paused) {
 		wake(p, INT_MAX);
+		return;
+	}
+	/* Wait out the looks that began before paused was set (see pop()); a look never blocks,
+	 * so this is short, and a worker calling this from inside a job is not looking. */
+	pthread_mutex_lock(&p->ctl);
+	for (struct jobq__worker *w = p->workers; w; w = w->next)
+		while (atomic_load_explicit(&w->looking, memory_order_acquire))
+			cpu_relax();
+	pthread_mutex_unlock(&p->ctl);
 }
 
 int jobq__pool_set_workers(struct jobq__pool *p, unsigned n)
