@@ -313,7 +313,12 @@ int jobq_cron_parse(const char *expr, jobq_cron_t **out, char *err, size_t errle
 						    macros[i][0]);
 				return jobq_cron_parse(macros[i][1], out, err, errlen);
 			}
-		return fail(&ps, b[0], "unknown macro '%.*s'", mlen > 20 ? 20 : mlen, b[0]);
+		/* Echo at most 20 bytes of the name, and none from its first unprintable byte on
+		 * (a newline or an escape would break the one-line message). */
+		int shown = 1;
+		while (shown < mlen && shown < 20 && b[0][shown] > ' ' && b[0][shown] < 127)
+			shown++;
+		return fail(&ps, b[0], "unknown macro '%.*s'", shown, b[0]);
 	}
 	if (n < 5 || n > 6)
 		return fail(&ps, n < 5 ? p : extra, "expected 5 or 6 fields, found %d", n);

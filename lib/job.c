@@ -197,7 +197,8 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 static void copy_str(char *dst, size_t cap, const char *src)
 {
 	size_t n = src ? strnlen(src, cap - 1) : 0;
-	memcpy(dst, src, n);
+	if (n)
+		memcpy(dst, src, n);
 	dst[n] = '\0';
 }
 

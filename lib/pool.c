@@ -16,6 +16,11 @@
  *     at most one worker, and none while one is searching.
  *   - A searcher that finds work and was the last searcher wakes one more worker if work is
  *     left, so a burst spreads over the pool one wake at a time instead of in a storm.
+ *   - A worker back from a park (woken, or its last look saw work) searches again, as a
+ *     searcher. Taking an item with the plain pop instead lost a wake-up: producers that saw it
+ *     searching woke nobody, it took one of their items and handed nothing on, and the rest
+ *     waited while a worker slept (found by valgrind, a hang in test_executor; reproduced and
+ *     fixed in the Promela model, hardening/parkwake.pml).
  * An idle pool has every worker in futex_wait with no timeout: no CPU, no wake-ups.
  *
  * Priorities: three rings; each worker takes from them in a fixed cycle of seven picks (high
@@ -48,6 +53,7 @@
 struct jobq__worker {
 	alignas(JOBQ_CACHELINE) _Atomic uint64_t done; /* items run; written by the worker only */
 	_Atomic int busy;
+	_Atomic int looking; /* inside pop(): see jobq__pool_pause */
 	_Atomic int leave;
 	_Atomic int exited;
 	unsigned pick;
@@ -123,22 +129,30 @@ static bool rings_empty(struct jobq__pool *p)
 
 static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn, void **arg)
 {
-	if (atomic_load_explicit(&p->paused, memory_order_relaxed))
-		return false;
-	const unsigned char *order = pick_order[w->pick % 7];
-	for (unsigned i = 0; i < JOBQ__NPRIO; i++) {
-		if (jobq__ring_pop(&p->rings[order[i]], fn, arg)) {
-			w->pick++;
-			/* A producer blocked on a full ring registers before its last retry, so a
-			 * seq_cst load here either sees it or the producer sees our pop. */
-			if (atomic_load(&p->nroom_waiters)) {
-				atomic_fetch_add(&p->room_word, 1);
-				futex_wake(&p->room_word, INT_MAX);
-			}
-			return true;
+	/* Announce the look, then check paused (both seq_cst): jobq__pool_pause stores paused and
+	 * then waits until no worker is looking, so either it waits for this look or this look
+	 * sees paused. With a plain check, a worker between the check and the ring pop took an
+	 * item pushed after jobq_pause returned (found by make valgrind: test_executor's
+	 * full_ring_fail_and_run). The flag is on the worker's own line. */
+	atomic_store(&w->looking, 1);
+	bool got = false;
+	if (!atomic_load(&p->paused)) {
+		const unsigned char *order = pick_order[w->pick % 7];
+		for (unsigned i = 0; i < JOBQ__NPRIO && !got; i++)
+			got = jobq__ring_pop(&p->rings[order[i]], fn, arg);
+	}
+	/* Release: pause's acquire load of looking == 0 comes after our pop is done. */
+	atomic_store_explicit(&w->looking, 0, memory_order_release);
+	if (got) {
+		w->pick++;
+		/* A producer blocked on a full ring registers before its last retry, so a seq_cst
+		 * load here either sees it or the producer sees our pop. */
+		if (atomic_load(&p->nroom_waiters)) {
+			atomic_fetch_add(&p->room_word, 1);
+			futex_wake(&p->room_word, INT_MAX);
 		}
 	}
-	return false;
+	return got;
 }
 
 static void run(struct jobq__worker *w, jobq__item_fn fn, void *arg)
@@ -178,11 +192,16 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	current = p;
 
+	/* After a park (woken, or the last look saw work) the worker looks again as a searcher,
+	 * never with the plain pop: a producer that saw it searching relies on it to take the
+	 * item or, as the last searcher, to wake another worker for what is left. */
+	bool search = false;
 	while (!must_leave(p, w)) {
-		if (pop(p, w, &fn, &item)) {
+		if (!search && pop(p, w, &fn, &item)) {
 			run(w, fn, item);
 			continue;
 		}
+		search = false;
 		/* At most half the workers (at least one) spin; the others look once and park,
 		 * leaving their CPU to the submitters (Go's scheduler caps its spinners the same
 		 * way). The park path below still takes its last look, so nothing is lost. */
@@ -220,6 +239,7 @@ static void *worker_main(void *arg)
 		if (!work && !must_leave(p, w))
 			futex_wait(&p->word, key, 0);
 		atomic_fetch_sub(&p->nsleepers, 1);
+		search = true;
 	}
 	/* A leaving worker may have been the searcher a producer relied on, or the last one a
 	 * drain waits for. */
@@ -429,8 +449,17 @@ void jobq__pool_held_changed(struct jobq__pool *p)
 void jobq__pool_pause(struct jobq__pool *p, bool paused)
 {
 	atomic_store(&p->paused, paused);
-	if (!paused)
+	if (!paused) {
 		wake(p, INT_MAX);
+		return;
+	}
+	/* Wait out the looks that began before paused was set (see pop()); a look never blocks,
+	 * so this is short, and a worker calling this from inside a job is not looking. */
+	pthread_mutex_lock(&p->ctl);
+	for (struct jobq__worker *w = p->workers; w; w = w->next)
+		while (atomic_load_explicit(&w->looking, memory_order_acquire))
+			cpu_relax();
+	pthread_mutex_unlock(&p->ctl);
 }
 
 int jobq__pool_set_workers(struct jobq__pool *p, unsigned n)

@@ -178,19 +178,19 @@ bad:
 	return JOBQ_EZONE;
 }
 
-static int parse(const unsigned char *buf, size_t len, const char *path, struct jobq_zone **out)
+int jobq__zone_parse(const char *name, const unsigned char *buf, size_t len, jobq_zone_t **out)
 {
 	struct rd r = {buf, buf + len};
 	struct hdr h;
 	if (header(&r, &h))
 		return JOBQ_EZONE;
 	if (h.version == 0)
-		return build(&r, &h, 4, path, out);
+		return build(&r, &h, 4, name, out);
 	/* Version 2 and later (any non-zero version byte, so future versions load too) repeat the
 	   data with 64-bit times after the 32-bit block, then add the footer. */
 	if (!take(&r, block_size(&h, 4)) || header(&r, &h))
 		return JOBQ_EZONE;
-	return build(&r, &h, 8, path, out);
+	return build(&r, &h, 8, name, out);
 }
 
 static int read_file(const char *path, unsigned char **buf, size_t *len)
@@ -289,7 +289,7 @@ int jobq_zone_load(const char *name, jobq_zone_t **out)
 	size_t len;
 	int rc = read_file(path, &buf, &len);
 	if (rc == 0) {
-		rc = parse(buf, len, path, &z);
+		rc = jobq__zone_parse(path, buf, len, &z);
 		jobq__free(buf);
 	}
 	if (rc != 0) {

@@ -42,6 +42,14 @@ int jobq__tzrule_parse(const char *s, size_t len, struct jobq__tzrule *r);
    boundary where nothing changes (prev_off == off), never beyond the next real change. */
 void jobq__tzrule_span(const struct jobq__tzrule *r, int64_t t, struct jobq__span *sp);
 
+/*
+ * Parses the TZif bytes buf[0..len) (untrusted) into a new zone whose cache key is name. The zone
+ * is not in the cache: jobq_zone_load puts it there, and anyone else (the fuzzer, the regression
+ * test) frees it with jobq__free, never with jobq_zone_free. Returns 0, JOBQ_EZONE or
+ * JOBQ_ENOMEM; *out is set only on success.
+ */
+int jobq__zone_parse(const char *name, const unsigned char *buf, size_t len, jobq_zone_t **out);
+
 /* UTC, the zone of a NULL zone pointer: no file, never freed. */
 extern const struct jobq_zone jobq__utc;
 

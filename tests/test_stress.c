@@ -4,7 +4,8 @@
  * accounted for exactly once: rejected by submit (and then nothing of it was called), or ran
  * once, or was cancelled once; a tracked job's callback and destructor ran exactly once.
  *
- * 1,000,000 jobs a run; fewer under the sanitizers, which slow everything down 5-20 times.
+ * 1,000,000 jobs a run; fewer under the sanitizers, which slow everything down 5-20 times, and
+ * $JOBQ_STRESS_TOTAL when set (make valgrind runs a few thousand).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -16,13 +17,15 @@
 #include "testutil.h"
 
 #if defined(__SANITIZE_THREAD__)
-#define TOTAL 200000
+#define DEFAULT_TOTAL 200000
 #elif defined(__SANITIZE_ADDRESS__)
-#define TOTAL 200000
+#define DEFAULT_TOTAL 200000
 #else
-#define TOTAL 1000000
+#define DEFAULT_TOTAL 1000000
 #endif
 #define SUBMITTERS 4
+/* Set by stress() before any thread starts: a multiple of 4 * SUBMITTERS, at least 64. */
+static size_t TOTAL;
 #define PER_SUBMITTER (TOTAL / SUBMITTERS)
 
 /* What happened to one tag. */
@@ -132,6 +135,9 @@ static void *canceller(void *p)
 static void stress(jobq_shutdown_mode_t mode)
 {
 	struct run r = {0};
+	const char *env = getenv("JOBQ_STRESS_TOTAL");
+	size_t total = env && *env ? strtoul(env, NULL, 10) : DEFAULT_TOTAL;
+	TOTAL = total < 64 ? 64 : total / (4 * SUBMITTERS) * (4 * SUBMITTERS);
 	jobq_options_t o;
 	jobq_options_init(&o);
 	o.workers = 3;
@@ -194,7 +200,9 @@ static void stress(jobq_shutdown_mode_t mode)
 				ck_abort_msg("job %zu: state %u ran %u", i, t->final_state, nran);
 		}
 	}
-	ck_assert_uint_gt(rejected, 0);
+	/* The shutdown lands mid-way through a large run; a small one may finish first. */
+	if (TOTAL >= 100000)
+		ck_assert_uint_gt(rejected, 0);
 	ck_assert_uint_lt(rejected, TOTAL);
 	ck_assert_uint_eq(s.posted + s.submitted + rejected, TOTAL);
 	ck_assert_uint_eq(s.succeeded + s.dead + s.cancelled, s.submitted);

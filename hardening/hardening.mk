@@ -1,0 +1,152 @@
+# hardening/hardening.mk: fuzzing, the soak test, valgrind and the park/wake model (issue 7).
+# Included by the top Makefile; see hardening/README.md.
+#
+#   make fuzz [FUZZ_SECONDS=60]    libFuzzer (clang, ASan + UBSan) on the cron parser/search and
+#                                  the TZif reader, FUZZ_SECONDS each; fails on any crash or hang
+#   make soak [SOAK_SECONDS=600]   mixed load with executor restarts; exactly-once and flat RSS
+#   make valgrind                  the Check suites under memcheck, then under DRD
+#   make model                     the park/wake protocol in Promela, checked by spin; the variant
+#                                  without the seq_cst re-check must fail
+#
+# Seed corpora are generated at build time into build-fuzz/seed (never committed); what the
+# fuzzers add goes to build-fuzz/corpus, kept between runs. Inputs that once crashed or hung
+# live in hardening/regress/ and are replayed by tests/test_fuzz_regress.c in every build.
+
+.PHONY: fuzz fuzz-build soak valgrind model
+
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
+JOBQ_VECTORS ?= ../shared/cron/vectors.tsv
+TZ_ROOT ?= /usr/share/zoneinfo
+
+# ---- fuzzing ----
+
+FUZZ_BUILD := build-fuzz
+FUZZ_CC := clang
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+	-pthread -Iinclude -iquote lib -DHASH_NONFATAL_OOM=1 -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_TARGETS := cron tz
+.SECONDARY: $(FUZZ_LIB_OBJ)
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: hardening/fuzz_%.c $(FUZZ_LIB_OBJ) lib/*.h include/jobq.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJ) \
+		$(LDLIBS)
+
+# Seeds: every distinct expression of the shared vectors, one a file.
+$(FUZZ_BUILD)/seed/cron/.stamp: $(JOBQ_VECTORS)
+	@rm -rf $(@D) && mkdir -p $(@D)
+	awk -F'\t' -v dir=$(@D) '!/^#/ && NF && !seen[$$1]++ { f = sprintf("%s/v%04d", dir, ++n); \
+		printf "%s", $$1 > f; close(f) }' $<
+	@touch $@
+
+# Seeds: zones picked for their rules (negative DST, 30-minute DST, +12:45, no DST, footers
+# with and without rules) and every 17th file of the rest of the system's tzdata: about 40.
+TZ_PICKS := America/New_York Europe/Berlin Europe/Dublin Africa/Casablanca Australia/Lord_Howe \
+	Pacific/Chatham Asia/Kathmandu Antarctica/Troll America/Sao_Paulo Pacific/Apia \
+	America/Godthab Asia/Tehran Etc/GMT-14 UTC Factory
+$(FUZZ_BUILD)/seed/tz/.stamp:
+	@rm -rf $(@D) && mkdir -p $(@D)
+	@for z in $(TZ_PICKS); do cp $(TZ_ROOT)/$$z $(@D)/$$(echo $$z | tr / _); done
+	@find $(TZ_ROOT) -type f ! -path '*/right/*' ! -path '*/posix/*' | sort | \
+		awk 'NR % 17 == 0' | while read -r f; do \
+		[ "$$(head -c4 "$$f")" = TZif ] && cp "$$f" $(@D)/$$(echo "$${f#$(TZ_ROOT)/}" | tr / _); \
+		done; true
+	@echo "fuzz: $$(ls $(@D) | wc -l) tz seeds"
+	@touch $@
+
+# clang and its libFuzzer runtime (Debian 12: clang-14, libclang-rt-14-dev).
+FUZZ_SETUP := $(FUZZ_BUILD)/.setup-ok
+$(FUZZ_SETUP):
+	@scripts/setup clang libclang-rt-14-dev
+	@mkdir -p $(@D) && touch $@
+$(FUZZ_LIB_OBJ): $(FUZZ_SETUP)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+# Each target runs FUZZ_SECONDS on its kept corpus, the seeds and the regression inputs; a
+# crash, a leak, a UB report or a hang (-timeout) stops it with a non-zero status and leaves
+# the input in build-fuzz/artifacts/.
+fuzz: fuzz-build $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/seed/%/.stamp)
+	@mkdir -p $(FUZZ_BUILD)/artifacts
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		./$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=4096 \
+			-rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+			$(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seed/$$t hardening/regress/$$t \
+			>$(FUZZ_BUILD)/$$t.log 2>&1 || { tail -40 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
+		grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' $(FUZZ_BUILD)/$$t.log | tail -2; \
+		grep -E 'stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_BUILD)/$$t.log; \
+		echo "fuzz_$$t: corpus $$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l) files," \
+			"seeds $$(ls $(FUZZ_BUILD)/seed/$$t | wc -l), no crash"; \
+	done
+
+$(BUILD)/tests/test_fuzz_regress: hardening/fuzz_cron.c hardening/fuzz_tz.c
+
+# The fuzzers' library objects depend on the headers too.
+$(FUZZ_LIB_OBJ): lib/*.h include/jobq.h
+
+# ---- soak ----
+
+$(BUILD)/hardening/soak: hardening/soak.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
+soak: $(BUILD)/hardening/soak
+	./$(BUILD)/hardening/soak $(SOAK_SECONDS)
+
+# ---- valgrind ----
+
+# Check runs each test in the same process (CK_FORK=no) so valgrind sees it; the stress test
+# runs a smaller count (JOBQ_STRESS_TOTAL) and the property test its quick mode. Memcheck runs
+# every suite; helgrind (half DRD's false positives on C11 atomics here, and twice as fast; see
+# README.md) runs the suites with threads, with hardening/valgrind.supp.
+VALGRIND := valgrind -q --error-exitcode=1 --suppressions=hardening/valgrind.supp
+VG_ENV := CK_FORK=no JOBQ_STRESS_TOTAL=4000 JOBQ_TEST_QUICK=1 JOBQ_BUILD=$(BUILD)
+VG_THREAD_TESTS := test_executor test_events test_retry test_stress test_oom test_oom_sweep
+
+valgrind: $(TEST_BIN) $(TOOL_BIN)
+	@scripts/setup valgrind
+	@fail=0; for t in $(TEST_BIN); do \
+		echo "== memcheck $$t"; \
+		$(VG_ENV) $(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite \
+			./$$t || fail=1; \
+	done; \
+	for t in $(VG_THREAD_TESTS); do \
+		echo "== helgrind $$t"; \
+		$(VG_ENV) $(VALGRIND) --tool=helgrind ./$(BUILD)/tests/$$t || fail=1; \
+	done; exit $$fail
+
+# ---- the park/wake model ----
+
+MODEL_BUILD := build-model
+SPIN_FLAGS := -DSAFETY -DNOFAIR -DVECTORSZ=4096
+
+# Runs spin on the real protocol (must pass: no assertion fails, no invalid end state), then on
+# the variants without the sleeper's seq_cst re-check (NO_RECHECK) and with the re-check hoisted
+# above the registration, as a missing fence allows (NO_FENCE), and pool.c before the fix of the
+# park exit (LOOP_TOP): each must fail.
+MODEL_VARIANTS := NO_RECHECK NO_FENCE LOOP_TOP
+
+model: hardening/parkwake.pml
+	@scripts/setup spin
+	@rm -rf $(MODEL_BUILD)
+	@for v in OK $(MODEL_VARIANTS); do \
+		d=$(MODEL_BUILD)/$$v; mkdir -p $$d && cp hardening/parkwake.pml $$d/ && \
+		( cd $$d && spin -D$$v -a parkwake.pml && gcc -O2 $(SPIN_FLAGS) -o pan pan.c && \
+			./pan -m100000 > pan.out ); \
+		echo "== $$v: $$(grep -E 'errors:' $$d/pan.out | sed 's/^[[:space:]]*//')," \
+			"$$(grep -E 'states, stored' $$d/pan.out | sed 's/^[[:space:]]*//')"; \
+		grep -E 'assertion violated|invalid end state' $$d/pan.out | head -1; \
+		if [ $$v = OK ]; then grep -q 'errors: 0' $$d/pan.out || \
+			{ echo "model: the protocol FAILED (trail in $$d)"; exit 1; }; \
+		elif grep -q 'errors: 0' $$d/pan.out; then \
+			echo "model: variant $$v was NOT caught"; exit 1; fi; \
+	done
+	@echo "model: protocol verified; every broken variant fails as it must"
