@@ -3,10 +3,10 @@
 #
 #   make fuzz [FUZZ_SECONDS=60]    libFuzzer (clang, ASan + UBSan) on the cron parser/search and
 #                                  the TZif reader, FUZZ_SECONDS each; fails on any crash or hang
-#   make soak [SOAK_SECONDS=600]   mixed load with executor restarts; exactly-once and flat RSS
-#   make valgrind                  the Check suites under memcheck, then under DRD
-#   make model                     the park/wake protocol in Promela, checked by spin; the variant
-#                                  without the seq_cst re-check must fail
+#   make soak [SOAK_SECONDS=600]   mixed load with executor restarts; exactly-once and flat memory
+#   make valgrind                  the Check suites under memcheck, the threaded ones under helgrind
+#   make model                     the park/wake protocol in Promela, checked by spin; three
+#                                  broken variants (no re-check, no fence, old park exit) must fail
 #
 # Seed corpora are generated at build time into build-fuzz/seed (never committed); what the
 # fuzzers add goes to build-fuzz/corpus, kept between runs. Inputs that once crashed or hung
