@@ -23,7 +23,8 @@
  *   jobq_wait, jobq_wait_many            yes          yes, but a wait for a job that cannot run
  *                                                     until this one returns ends only by timeout
  *   jobq_pause, jobq_resume, set_workers yes          yes
- *   jobq_shutdown, jobq_destroy          yes          no: JOBQ_EDEADLK
+ *   jobq_shutdown, jobq_destroy          yes          no: JOBQ_EDEADLK (nor from an event
+ *                                                     callback of the same executor)
  *   jobq_dead_*, jobq_clock_advanced     yes          yes
  *   jobq_subscribe, jobq_unsubscribe     yes          yes (also from the subscription's callback)
  *   jobq_sub_read                        one thread at a time per subscription

@@ -168,10 +168,18 @@ static void deliver(struct jobq__events *e, struct jobq_sub *s)
 	unref(s);
 }
 
+static _Thread_local struct jobq__events *current;
+
+struct jobq__events *jobq__events_current(void)
+{
+	return current;
+}
+
 static void *event_main(void *arg)
 {
 	struct jobq__events *e = arg;
 	pthread_setname_np(pthread_self(), "jobq-events");
+	current = e;
 	for (;;) {
 		pthread_mutex_lock(&e->mu);
 		while (!e->pending && !e->stop)

@@ -33,6 +33,9 @@ static inline bool jobq__events_wanted(struct jobq__events *e)
 	return atomic_load_explicit(&e->nsubs, memory_order_relaxed) != 0;
 }
 
+/* The events of the executor whose event thread is the calling thread, or NULL. */
+struct jobq__events *jobq__events_current(void);
+
 /* Hands ev to every matching subscriber; never blocks on a subscriber. */
 void jobq__events_publish(struct jobq__events *e, const jobq_event_t *ev);
 

@@ -161,10 +161,10 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 	return 0;
 }
 
-/* True when the calling thread runs one of q's jobs, callbacks or tasks. */
+/* True when the calling thread runs one of q's jobs, callbacks, tasks or event callbacks. */
 static bool inside(jobq_t *q)
 {
-	return jobq__pool_current() == &q->pool;
+	return jobq__pool_current() == &q->pool || jobq__events_current() == &q->events;
 }
 
 /*

@@ -170,6 +170,8 @@ struct listener {
 	_Atomic int events, after_unsubscribe;
 	_Atomic int unsubscribed;
 	jobq_sub_t *self;
+	jobq_t *q;
+	int shutdown_rc, destroy_rc;
 	int unsubscribe_inside;
 	struct latch done;
 	char thread[16];
@@ -180,8 +182,13 @@ static void listen_cb(const jobq_event_t *ev, void *data)
 	struct listener *l = data;
 	if (atomic_load(&l->unsubscribed))
 		atomic_fetch_add(&l->after_unsubscribe, 1);
-	atomic_fetch_add(&l->events, 1);
+	int nth = atomic_fetch_add(&l->events, 1);
 	pthread_getname_np(pthread_self(), l->thread, sizeof l->thread);
+	/* The event thread belongs to the executor: it cannot shut it down or destroy it. */
+	if (nth == 0) {
+		l->shutdown_rc = jobq_shutdown(l->q, JOBQ_DRAIN, 0);
+		l->destroy_rc = jobq_destroy(l->q);
+	}
 	if (l->unsubscribe_inside) {
 		ck_assert_int_eq(jobq_unsubscribe(l->self), 0);
 		l->unsubscribe_inside = 0;
@@ -198,6 +205,7 @@ static jobq_sub_t *cb_sub(jobq_t *q, struct listener *l)
 	jobq_sub_options_init(&so);
 	so.fn = listen_cb;
 	so.data = l;
+	l->q = q;
 	latch_init(&l->done, 1);
 	ck_assert_int_eq(jobq_subscribe(q, &so, &l->self), 0);
 	ck_assert_int_eq(jobq_sub_fd(l->self), JOBQ_EINVAL);
@@ -214,6 +222,8 @@ START_TEST(callback_on_event_thread)
 	latch_wait(&l.done);
 	ck_assert_int_eq(atomic_load(&l.events), 6);
 	ck_assert_str_eq(l.thread, "jobq-events");
+	ck_assert_int_eq(l.shutdown_rc, JOBQ_EDEADLK);
+	ck_assert_int_eq(l.destroy_rc, JOBQ_EDEADLK);
 	ck_assert_int_eq(jobq_unsubscribe(l.self), 0);
 	ck_assert_int_eq(jobq_destroy(q), 0);
 }
