@@ -456,14 +456,23 @@ static struct jobq__cron_entry *find_locked(jobq_t *q, uint64_t sched_id)
 	return e;
 }
 
-int jobq_cron_remove(jobq_t *q, uint64_t sched_id)
+/* The checks every call on one schedule starts with: 0 with *e found and crons.mu held, or an
+ * error (JOBQ_EINVAL, JOBQ_EFORKED, JOBQ_ENOENT) with no lock held. */
+static int open_entry(jobq_t *q, uint64_t sched_id, struct jobq__cron_entry **e)
 {
 	int rc = jobq__check(q);
 	if (rc)
 		return rc;
-	struct jobq__cron_entry *e = find_locked(q, sched_id);
-	if (!e)
-		return JOBQ_ENOENT;
+	*e = find_locked(q, sched_id);
+	return *e ? 0 : JOBQ_ENOENT;
+}
+
+int jobq_cron_remove(jobq_t *q, uint64_t sched_id)
+{
+	struct jobq__cron_entry *e;
+	int rc = open_entry(q, sched_id, &e);
+	if (rc)
+		return rc;
 	HASH_DEL(q->crons.table, e);
 	disarm(q, e);
 	/* Still armed: the timer took it and its fire function frees it. */
@@ -477,12 +486,10 @@ int jobq_cron_remove(jobq_t *q, uint64_t sched_id)
 
 int jobq_cron_pause(jobq_t *q, uint64_t sched_id)
 {
-	int rc = jobq__check(q);
+	struct jobq__cron_entry *e;
+	int rc = open_entry(q, sched_id, &e);
 	if (rc)
 		return rc;
-	struct jobq__cron_entry *e = find_locked(q, sched_id);
-	if (!e)
-		return JOBQ_ENOENT;
 	rc = q->crons.closed ? JOBQ_ECLOSED : 0;
 	if (rc == 0) {
 		e->paused = true;
@@ -495,12 +502,10 @@ int jobq_cron_pause(jobq_t *q, uint64_t sched_id)
 
 int jobq_cron_resume(jobq_t *q, uint64_t sched_id)
 {
-	int rc = jobq__check(q);
+	struct jobq__cron_entry *e;
+	int rc = open_entry(q, sched_id, &e);
 	if (rc)
 		return rc;
-	struct jobq__cron_entry *e = find_locked(q, sched_id);
-	if (!e)
-		return JOBQ_ENOENT;
 	rc = q->crons.closed ? JOBQ_ECLOSED : 0;
 	if (rc == 0 && e->paused) {
 		e->paused = false;
@@ -532,12 +537,12 @@ static void fill_info(const jobq_t *q, const struct jobq__cron_entry *e, jobq_cr
 
 int jobq_cron_info(jobq_t *q, uint64_t sched_id, jobq_cron_info_t *out)
 {
-	int rc = jobq__check(q);
-	if (rc || !out)
-		return rc ? rc : JOBQ_EINVAL;
-	struct jobq__cron_entry *e = find_locked(q, sched_id);
-	if (!e)
-		return JOBQ_ENOENT;
+	if (!out)
+		return JOBQ_EINVAL;
+	struct jobq__cron_entry *e;
+	int rc = open_entry(q, sched_id, &e);
+	if (rc)
+		return rc;
 	fill_info(q, e, out);
 	pthread_mutex_unlock(&q->crons.mu);
 	return 0;
