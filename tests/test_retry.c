@@ -183,6 +183,7 @@ START_TEST(delayed_jobs_start_in_due_order)
 	jobq_t *q = make(1, 0);
 	static struct order ord;
 	static struct ordered args[40];
+	uint64_t ids[40];
 	memset(&ord, 0, sizeof ord);
 	/* Delays in a scrambled order: rank r is due at r * 7 ms. */
 	for (int i = 0; i < 40; i++) {
@@ -191,10 +192,10 @@ START_TEST(delayed_jobs_start_in_due_order)
 		jobq_job_options_t o;
 		jobq_job_options_init(&o);
 		o.delay_ms = (unsigned)rank * 7 + 1;
-		ck_assert_int_eq(jobq_submit(q, record_rank, &args[i], &o, NULL), 0);
+		ck_assert_int_eq(jobq_submit(q, record_rank, &args[i], &o, &ids[i]), 0);
 	}
 	advance(q, 1000 * MS);
-	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	ck_assert_int_eq(jobq_wait_many(q, ids, 40, 0, 0, NULL), 0);
 	ck_assert_int_eq(atomic_load(&ord.n), 40);
 	for (int i = 0; i < 40; i++)
 		ck_assert_int_eq(ord.seen[i], i);
