@@ -78,7 +78,7 @@ $(SHARED): $(LIB_OBJ)
 	ln -sf libjobq.so.$(VERSION) $(BUILD)/libjobq.so.$(SOMAJOR)
 	ln -sf libjobq.so.$(SOMAJOR) $(BUILD)/libjobq.so
 
-$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) tests/testutil.h $(STATIC)
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(wildcard tests/*.h) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TEST_HELPERS) $(STATIC) \
 		$(CHECK_LIBS) $(LDLIBS)

@@ -12,22 +12,11 @@
 #include <string.h>
 
 #include "jobq.h"
+#include "fakeclock.h"
 #include "testutil.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
-
-struct fake_clock {
-	_Atomic int64_t mono, real;
-};
-
-static int64_t fake_now(int realtime, void *data)
-{
-	struct fake_clock *c = data;
-	return realtime ? atomic_load(&c->real) : atomic_load(&c->mono);
-}
-
-static struct fake_clock clk;
 
 /* RFC 3339 text to CLOCK_REALTIME nanoseconds. */
 static int64_t at(const char *text)
@@ -54,24 +43,10 @@ static jobq_t *make_at(const char *start, unsigned workers)
 }
 
 /* Moves both clocks forward by ns. */
-static void advance(jobq_t *q, int64_t ns)
-{
-	atomic_fetch_add(&clk.mono, ns);
-	atomic_fetch_add(&clk.real, ns);
-	ck_assert_int_eq(jobq_clock_advanced(q), 0);
-}
-
 /* Moves both clocks to wall-clock time t. */
 static void advance_to(jobq_t *q, int64_t t)
 {
 	advance(q, t - atomic_load(&clk.real));
-}
-
-/* A wall-clock step: only the real clock moves. */
-static void step(jobq_t *q, int64_t ns)
-{
-	atomic_fetch_add(&clk.real, ns);
-	ck_assert_int_eq(jobq_clock_advanced(q), 0);
 }
 
 static jobq_cron_info_t info_of(jobq_t *q, uint64_t id)
@@ -130,17 +105,6 @@ static uint64_t add(jobq_t *q, const char *expr, struct work *w, const jobq_cron
 	ck_assert_msg(rc == 0, "%s: %s", expr, err);
 	ck_assert_uint_ne(id, 0);
 	return id;
-}
-
-static void await_state(jobq_t *q, uint64_t job, jobq_state_t want)
-{
-	jobq_status_t st;
-	for (;;) {
-		ck_assert_int_eq(jobq_status(q, job, &st), 0);
-		if (st.state == want)
-			return;
-		sched_yield();
-	}
 }
 
 /*
@@ -268,7 +232,7 @@ START_TEST(overlap_skip)
 	work_init(&w, 1);
 	uint64_t id = add(q, "* * * * *", &w, NULL);
 	uint64_t first = fire_next(q, id);
-	await_state(q, first, JOBQ_RUNNING);
+	await_state(q, first, JOBQ_RUNNING, NULL);
 	advance(q, 60 * SEC);
 	jobq_cron_info_t in = info_of(q, id);
 	ck_assert_uint_eq(in.fired, 1);
@@ -294,11 +258,11 @@ START_TEST(overlap_allow)
 	o.overlap = JOBQ_OVERLAP_ALLOW;
 	uint64_t id = add(q, "* * * * *", &w, &o);
 	uint64_t first = fire_next(q, id);
-	await_state(q, first, JOBQ_RUNNING);
+	await_state(q, first, JOBQ_RUNNING, NULL);
 	uint64_t second = fire_next(q, id);
 	ck_assert_uint_ne(second, first);
 	/* Both run at once, on the two workers. */
-	await_state(q, second, JOBQ_RUNNING);
+	await_state(q, second, JOBQ_RUNNING, NULL);
 	jobq_cron_info_t in = info_of(q, id);
 	ck_assert_uint_eq(in.fired, 2);
 	ck_assert_uint_eq(in.skipped, 0);
@@ -319,7 +283,7 @@ START_TEST(overlap_queue_one)
 	o.overlap = JOBQ_OVERLAP_QUEUE_ONE;
 	uint64_t id = add(q, "* * * * *", &w, &o);
 	uint64_t first = fire_next(q, id);
-	await_state(q, first, JOBQ_RUNNING);
+	await_state(q, first, JOBQ_RUNNING, NULL);
 	int64_t held = info_of(q, id).next_ns;
 	advance(q, 60 * SEC); /* held */
 	advance(q, 60 * SEC); /* one is already held: skipped */
@@ -528,7 +492,7 @@ START_TEST(firings_retry_and_die)
 		jobs[k] = fire_next(q, id);
 		jobq_status_t st;
 		for (int attempt = 1; attempt < 3; attempt++) {
-			await_state(q, jobs[k], JOBQ_SCHEDULED);
+			await_state(q, jobs[k], JOBQ_SCHEDULED, NULL);
 			advance(q, 100 * MS);
 		}
 		ck_assert_int_eq(jobq_wait(q, jobs[k], 0, &st), 0);

@@ -10,21 +10,10 @@
 #include <string.h>
 
 #include "jobq.h"
+#include "fakeclock.h"
 #include "testutil.h"
 
 #define MS 1000000LL
-
-struct fake_clock {
-	_Atomic int64_t mono, real;
-};
-
-static int64_t fake_now(int realtime, void *data)
-{
-	struct fake_clock *c = data;
-	return realtime ? atomic_load(&c->real) : atomic_load(&c->mono);
-}
-
-static struct fake_clock clk;
 
 static jobq_t *make(unsigned workers, unsigned max_attempts)
 {
@@ -40,27 +29,6 @@ static jobq_t *make(unsigned workers, unsigned max_attempts)
 	jobq_t *q;
 	ck_assert_int_eq(jobq_create(&q, &o), 0);
 	return q;
-}
-
-/* Moves both clocks forward (a wall-clock step moves only the real one: see below). */
-static void advance(jobq_t *q, int64_t ns)
-{
-	atomic_fetch_add(&clk.mono, ns);
-	atomic_fetch_add(&clk.real, ns);
-	ck_assert_int_eq(jobq_clock_advanced(q), 0);
-}
-
-static jobq_state_t state_of(jobq_t *q, uint64_t id, jobq_status_t *st)
-{
-	ck_assert_int_eq(jobq_status(q, id, st), 0);
-	return st->state;
-}
-
-/* Waits for the worker to move job id to want (it does so right after the attempt returns). */
-static void await_state(jobq_t *q, uint64_t id, jobq_state_t want, jobq_status_t *st)
-{
-	while (state_of(q, id, st) != want)
-		sched_yield();
 }
 
 /* A job that fails `fails` times (asking for a retry), then succeeds. */
