@@ -22,7 +22,6 @@
 #include "events.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -30,6 +29,7 @@
 
 #include "alloc.h"
 #include "executor.h"
+#include "os.h"
 
 #define DEFAULT_CAPACITY 1024
 #define BATCH 64
@@ -200,13 +200,9 @@ static int start_thread(struct jobq__events *e)
 {
 	if (e->started)
 		return 0;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&e->thread, NULL, event_main, e);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = jobq__os_thread(&e->thread, event_main, e);
 	if (rc)
-		return JOBQ_ETHREAD;
+		return rc;
 	e->started = true;
 	return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "executor.h"
+#include "os.h"
 
 _Atomic unsigned jobq__fork_generation;
 
@@ -185,7 +186,7 @@ static int place(jobq_t *q, unsigned prio, jobq_task_fn fn, void *arg, struct jo
 		if (policy == JOBQ_FULL_RUN || inside(q))
 			break;
 		if (deadline < 0)
-			deadline = timeout_ms ? jobq__mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+			deadline = timeout_ms ? jobq__os_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000 : 0;
 		if (jobq__pool_wait_room(&q->pool, prio, deadline) == JOBQ_ETIMEDOUT)
 			return JOBQ_EAGAIN;
 	}
@@ -287,7 +288,7 @@ int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeout_ms)
 	/* A paused pool could never drain. Resumed after the cancel sweep, so that no queued job
 	 * starts in between. */
 	jobq__pool_pause(&q->pool, false);
-	int64_t deadline = timeout_ms ? jobq__mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+	int64_t deadline = timeout_ms ? jobq__os_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000 : 0;
 	return jobq__pool_drain(&q->pool, deadline);
 }
 

@@ -38,7 +38,6 @@
 
 #include <limits.h>
 #include <linux/futex.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -46,6 +45,7 @@
 
 #include "alloc.h"
 #include "chaos.h"
+#include "os.h"
 #include "jobq.h"
 
 #define SPIN_ROUNDS 200
@@ -70,20 +70,6 @@ static _Thread_local struct jobq__pool *current;
 static const unsigned char pick_order[7][JOBQ__NPRIO] = {
 	{1, 0, 2}, {0, 1, 2}, {1, 0, 2}, {2, 1, 0}, {1, 0, 2}, {0, 1, 2}, {1, 0, 2},
 };
-
-int64_t jobq__mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t jobq__real_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static inline void cpu_relax(void)
 {
@@ -252,7 +238,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Starts one worker with every signal blocked, so the host's handlers run on its own threads. */
+/* Starts one worker. */
 static int spawn(struct jobq__pool *p)
 {
 	struct jobq__worker *w = jobq__aligned_calloc(JOBQ_CACHELINE, sizeof *w);
@@ -260,14 +246,10 @@ static int spawn(struct jobq__pool *p)
 		return JOBQ_ENOMEM;
 	w->pool = p;
 	w->serial = p->serial;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&w->thread, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = jobq__os_thread(&w->thread, worker_main, w);
 	if (rc) {
 		jobq__free(w);
-		return JOBQ_ETHREAD;
+		return rc;
 	}
 	p->serial++;
 	w->next = p->workers;
@@ -378,7 +360,7 @@ int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_n
 	if (jobq__ring_size(r) > r->mask)
 		futex_wait(&p->room_word, key, deadline_ns);
 	atomic_fetch_sub(&p->nroom_waiters, 1);
-	return deadline_ns && jobq__mono_ns() >= deadline_ns ? JOBQ_ETIMEDOUT : 0;
+	return deadline_ns && jobq__os_now(CLOCK_MONOTONIC) >= deadline_ns ? JOBQ_ETIMEDOUT : 0;
 }
 
 void jobq__pool_run_inline(struct jobq__pool *p, jobq__item_fn fn, void *arg)

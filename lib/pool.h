@@ -88,8 +88,4 @@ struct jobq__pool_stats {
 };
 void jobq__pool_stats(struct jobq__pool *p, struct jobq__pool_stats *out);
 
-/* Monotonic and real-time clocks in nanoseconds. */
-int64_t jobq__mono_ns(void);
-int64_t jobq__real_ns(void);
-
 #endif

@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "executor.h"
+#include "os.h"
 
 /* Looks up id with its shard locked; returns NULL (and unlocks) if it is unknown. */
 static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
@@ -97,7 +98,7 @@ static int wait_for(jobq_t *q, const uint64_t *ids, size_t n, bool any, unsigned
 		    size_t *which, jobq_status_t *out)
 {
 	struct jobq__registry *r = &q->reg;
-	int64_t deadline = jobq__mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = jobq__os_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
 	size_t first = 0; /* ids[0..first) are known to be settled (all mode) */
 	bool expired = false;

@@ -24,10 +24,10 @@
 #include "sched.h"
 
 #include <sched.h>
-#include <signal.h>
 #include <time.h>
 
 #include "alloc.h"
+#include "os.h"
 
 #define BATCH 64
 #define REFIRE_NS 1000000 /* a full queue: try again a millisecond later */
@@ -37,18 +37,14 @@ int64_t jobq__clock_now(const struct jobq__clock *c, bool realtime)
 {
 	if (c->fn)
 		return c->fn(realtime, c->data);
-	struct timespec ts;
-	clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return jobq__os_now(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC);
 }
 
 int64_t jobq__clock_coarse(const struct jobq__clock *c)
 {
 	if (c->fn)
 		return c->fn(false, c->data);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return jobq__os_now(CLOCK_MONOTONIC_COARSE);
 }
 
 static bool before(const struct jobq__timer *a, const struct jobq__timer *b)
@@ -314,15 +310,11 @@ int jobq__sched_init(struct jobq__sched *s, const struct jobq__clock *clock,
 	s->hooks = *hooks;
 	s->offset = jobq__clock_now(clock, true) - jobq__clock_now(clock, false);
 
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&s->thread, NULL, timer_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = jobq__os_thread(&s->thread, timer_main, s);
 	if (rc) {
 		s->started = false;
 		jobq__sched_fini(s);
-		return JOBQ_ETHREAD;
+		return rc;
 	}
 	s->started = true;
 	return 0;
