@@ -7,6 +7,21 @@
 
 #include <stddef.h>
 
+/* Memory that libjobq keeps for reuse is poisoned under AddressSanitizer while it is unused. */
+#if defined(__SANITIZE_ADDRESS__)
+#define JOBQ__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JOBQ__ASAN 1
+#endif
+#endif
+#ifdef JOBQ__ASAN
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+
 void *jobq__malloc(size_t n);
 void *jobq__calloc(size_t n, size_t size);
 void *jobq__realloc(void *p, size_t n);

@@ -16,13 +16,18 @@
  *     on the retention (or dead-letter) list and wakes waiters.
  *   - References: the registry holds one until the record is pruned; the place the job waits
  *     in holds the other (the timer's heap, the ring, then the running worker), and hands it
- *     on as the job moves. The last reference frees the record.
+ *     on as the job moves. The last reference frees the record, which becomes spare: the next
+ *     submit reuses it instead of calling malloc.
+ *   - Retention is a ring of (record, id, settling time), oldest first, pruned by count (in
+ *     batches of retain_count / 16) and by age; pruning deletes from the shard tables one lock
+ *     per shard per batch.
  *
  * Threads and locks: a record's fields are read and written under its shard's mutex (id % 16),
- * except state and cancel, which are atomics. Retention has fin_mu, waiters wait_mu. A thread
- * holds at most one shard mutex; the timer's and the key table's mutexes may be taken inside
- * one, never the other way round; fin_mu and wait_mu are never held with one, except that
- * wait_mu is held around lookups. Callbacks run with no lock held.
+ * except state and cancel, which are atomics. Retention has fin_mu, spare records spare_mu,
+ * waiters wait_mu. A thread holds at most one shard mutex; the timer's and the key table's
+ * mutexes may be taken inside one, never the other way round; fin_mu, spare_mu and wait_mu are
+ * never held with one, except that wait_mu is held around lookups. Callbacks run with no lock
+ * held.
  *
  * Not taken: one registry lock (every submit and status would serialise on it), and records
  * owned by the caller (a worker could free what the caller still reads: ids avoid that).
@@ -45,9 +50,24 @@ static bool claim(struct jobq__job *j, int from, int to)
 	return atomic_compare_exchange_strong(&j->state, &from, to);
 }
 
-void jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clock,
-			 unsigned retain_count, unsigned retain_ms, unsigned dead_max)
+/* The retention ring is made at create up to this many entries (1.5 MiB of address space,
+ * touched only as it fills), so that ending a job never allocates; a longer one grows as it
+ * fills (see jobq__retain). */
+#define FIN_PREALLOC (1u << 16)
+
+int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clock,
+			unsigned retain_count, unsigned retain_ms, unsigned dead_max)
 {
+	r->retain_count = retain_count;
+	r->retain_slack = retain_count / 16;
+	/* Appending prunes, so the ring never holds more than this. */
+	uint64_t most = r->retain_count + r->retain_slack + 1;
+	r->fin_cap = 64;
+	while (r->fin_cap < most && r->fin_cap < FIN_PREALLOC)
+		r->fin_cap *= 2;
+	r->fin = jobq__calloc(r->fin_cap, sizeof *r->fin);
+	if (!r->fin)
+		return JOBQ_ENOMEM;
 	/* Adaptive: the submitter and the workers hold these for a few hundred nanoseconds, so
 	 * spinning a little beats sleeping in the kernel. */
 	pthread_mutexattr_t ma;
@@ -56,6 +76,7 @@ void jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clo
 	for (unsigned i = 0; i < JOBQ__NSHARDS; i++)
 		pthread_mutex_init(&r->shards[i].mu, &ma);
 	pthread_mutex_init(&r->fin_mu, &ma);
+	pthread_mutex_init(&r->spare_mu, &ma);
 	pthread_mutexattr_destroy(&ma);
 	atomic_init(&r->next_id, 1);
 	r->clock = clock;
@@ -66,37 +87,101 @@ void jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clo
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->wait_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	r->retain_count = retain_count;
-	r->retain_slack = retain_count / 16;
 	r->retain_ns = (int64_t)retain_ms * MS;
 	r->dead_max = dead_max;
+	return 0;
 }
 
-static void free_record(struct jobq__job *j)
+/*
+ * Spare records. Records are put back in chains (a retention prune frees hundreds at once) and
+ * taken one at a time, both under spare_mu. Under AddressSanitizer a spare record is poisoned,
+ * so a use after its end is still caught until the record is reused.
+ */
+static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct jobq__job *last,
+		      unsigned n)
+{
+	pthread_mutex_lock(&r->spare_mu);
+	bool room = r->nspare + n <= JOBQ__SPARE_MAX;
+	if (room) {
+		last->link = r->spare;
+#ifdef JOBQ__ASAN
+		for (struct jobq__job *j = first, *next; j != r->spare; j = next) {
+			next = j->link;
+			ASAN_POISON_MEMORY_REGION(j, sizeof *j);
+		}
+#endif
+		r->spare = first;
+		r->nspare += n;
+	}
+	pthread_mutex_unlock(&r->spare_mu);
+	for (struct jobq__job *j = room ? NULL : first, *next; j; j = next) {
+		next = j == last ? NULL : j->link;
+		jobq__free(j);
+	}
+}
+
+static struct jobq__job *spare_take(struct jobq__registry *r)
+{
+	pthread_mutex_lock(&r->spare_mu);
+	struct jobq__job *j = r->spare;
+	if (j) {
+		ASAN_UNPOISON_MEMORY_REGION(j, sizeof *j);
+		r->spare = j->link;
+		r->nspare--;
+	}
+	pthread_mutex_unlock(&r->spare_mu);
+	if (j)
+		memset(j, 0, sizeof *j);
+	return j ? j : jobq__calloc(1, sizeof *j);
+}
+
+/* Frees what a record owns; the record itself is then spare. */
+static void strip(struct jobq__job *j)
 {
 	jobq__free(j->name);
 	jobq__free(j->error);
 	jobq__free(j->progress);
 	jobq__free(j->result);
-	jobq__free(j);
+}
+
+static void free_record(struct jobq__job *j)
+{
+	strip(j);
+	spare_put(&j->q->reg, j, j, 1);
+}
+
+/* Drops a reference; true when it was the last (the record is then the caller's to free). */
+static bool unref_last(struct jobq__job *j)
+{
+	return atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1;
 }
 
 void jobq__job_unref(struct jobq__job *j)
 {
-	if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1)
+	if (unref_last(j))
 		free_record(j);
 }
 
 void jobq__registry_fini(struct jobq__registry *r)
 {
 	for (unsigned i = 0; i < JOBQ__NSHARDS; i++) {
-		struct jobq__job *j, *tmp;
-		HASH_ITER(hh, r->shards[i].table, j, tmp) {
-			HASH_DEL(r->shards[i].table, j);
-			free_record(j);
+		struct jobq__idtab *t = &r->shards[i].table;
+		JOBQ__IDTAB_EACH(t, k) {
+			struct jobq__job *j = t->e[k].rec;
+			strip(j);
+			jobq__free(j);
 		}
+		jobq__idtab_fini(t);
 		pthread_mutex_destroy(&r->shards[i].mu);
 	}
+	jobq__free(r->fin);
+	while (r->spare) {
+		struct jobq__job *j = r->spare;
+		ASAN_UNPOISON_MEMORY_REGION(j, sizeof *j);
+		r->spare = j->link;
+		jobq__free(j);
+	}
+	pthread_mutex_destroy(&r->spare_mu);
 	pthread_mutex_destroy(&r->fin_mu);
 	pthread_mutex_destroy(&r->wait_mu);
 	pthread_mutex_destroy(&r->dead_mu);
@@ -106,17 +191,17 @@ void jobq__registry_fini(struct jobq__registry *r)
 int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts,
 		  struct jobq__job **out)
 {
-	struct jobq__job *j = jobq__calloc(1, sizeof *j);
+	struct jobq__job *j = spare_take(&q->reg);
 	if (!j)
 		return JOBQ_ENOMEM;
+	j->q = q;
 	if (opts->name && !(j->name = jobq__strdup(opts->name))) {
-		jobq__free(j);
+		free_record(j);
 		return JOBQ_ENOMEM;
 	}
 	/* Relaxed: ids need only be unique; the shard lock publishes the record. Taking the id
 	 * here lets jobq_submit know it without touching a record that may already be gone. */
 	j->id = atomic_fetch_add_explicit(&q->reg.next_id, 1, memory_order_relaxed);
-	j->q = q;
 	j->fn = fn;
 	j->arg = arg;
 	j->on_done = opts->on_done;
@@ -174,9 +259,9 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	int rc = 0;
 	bool scheduled = atomic_load_explicit(&j->state, memory_order_relaxed) == JOBQ_SCHEDULED;
 	pthread_mutex_lock(&s->mu);
-	HASH_ADD(hh, s->table, id, sizeof j->id, j);
-	if (!j->hh.tbl) {
-		rc = JOBQ_ENOMEM;
+	bool added = (rc = jobq__idtab_put(&s->table, j->id, j)) == 0;
+	if (!added) {
+		/* rc is JOBQ_ENOMEM */
 	} else if (scheduled) {
 		rc = jobq__sched_add(&q->sched, &j->timer);
 	} else if (!inline_run && !jobq__pool_push(&q->pool, j->prio, jobq__job_run, j)) {
@@ -186,8 +271,8 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 		s->submitted++;
 		s->pushed += !scheduled && !inline_run;
 		jobq__job_emit(j, JOBQ_EV_STATE, scheduled ? JOBQ_SCHEDULED : JOBQ_QUEUED);
-	} else if (j->hh.tbl) {
-		HASH_DEL(s->table, j);
+	} else if (added) {
+		jobq__idtab_del(&s->table, j->id);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
@@ -243,54 +328,117 @@ void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state
 	jobq__events_publish(e, &ev);
 }
 
-void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
+/* Doubles the ring: 0, or JOBQ_ENOMEM. Caller holds fin_mu. */
+static int fin_grow(struct jobq__registry *r)
 {
-	struct jobq__job *victims[JOBQ__NSHARDS] = {NULL};
-	int64_t now = jobq__clock_coarse(r->clock);
-	bool any = false;
+	uint64_t cap = r->fin_cap * 2;
+	struct jobq__kept *fin = jobq__malloc(cap * sizeof *fin);
+	if (!fin)
+		return JOBQ_ENOMEM;
+	for (uint64_t i = 0; i < r->nretained; i++)
+		fin[i] = r->fin[(r->fin_head + i) & (r->fin_cap - 1)];
+	jobq__free(r->fin);
+	r->fin = fin;
+	r->fin_cap = cap;
+	r->fin_head = 0;
+	return 0;
+}
 
-	pthread_mutex_lock(&r->fin_mu);
-	if (j) {
-		j->timer.due = now;
-		j->link = NULL;
-		if (r->fin_tail)
-			r->fin_tail->link = j;
-		else
-			r->fin_head = j;
-		r->fin_tail = j;
-		r->nretained++;
-	}
-	/* Past the count by more than the slack, prune down to the count in one go; the records
-	 * are then deleted one shard lock per shard instead of one per record. */
+/* The oldest retained record, off the ring. Caller holds fin_mu; the ring is not empty. */
+static struct jobq__kept fin_pop(struct jobq__registry *r)
+{
+	struct jobq__kept k = r->fin[r->fin_head];
+	r->fin_head = (r->fin_head + 1) & (r->fin_cap - 1);
+	r->nretained--;
+	return k;
+}
+
+/* Takes up to max records that are past the count or the age off the ring. Caller holds fin_mu. */
+static unsigned fin_take(struct jobq__registry *r, int64_t now, struct jobq__kept *out,
+			 unsigned max)
+{
+	/* Past the count by more than the slack, prune down to the count; the records are then
+	 * deleted one shard lock per shard instead of one per record. */
 	uint64_t keep = r->nretained > r->retain_count + r->retain_slack ? r->retain_count
 									   : r->nretained;
-	while (r->fin_head &&
-	       (r->nretained > keep || now - r->fin_head->timer.due > r->retain_ns)) {
-		struct jobq__job *v = r->fin_head;
-		r->fin_head = v->link;
-		if (!r->fin_head)
-			r->fin_tail = NULL;
-		r->nretained--;
-		unsigned k = v->id % JOBQ__NSHARDS;
-		v->link = victims[k];
-		victims[k] = v;
-		any = true;
-	}
-	pthread_mutex_unlock(&r->fin_mu);
+	unsigned n = 0;
+	while (n < max && r->nretained &&
+	       (r->nretained > keep || now - r->fin[r->fin_head].at > r->retain_ns))
+		out[n++] = fin_pop(r);
+	return n;
+}
 
-	for (unsigned k = 0; any && k < JOBQ__NSHARDS; k++) {
-		if (!victims[k])
+#define PRUNE_BATCH 256
+
+/* Forgets pruned records: out of their shards' tables (one lock per shard), then the
+ * registry's reference; the records freed by that become spare in one chain. */
+static void forget(struct jobq__registry *r, const struct jobq__kept *v, unsigned n)
+{
+	uint16_t order[PRUNE_BATCH];
+	unsigned start[JOBQ__NSHARDS + 1] = {0};
+	for (unsigned i = 0; i < n; i++)
+		start[v[i].id % JOBQ__NSHARDS + 1]++;
+	for (unsigned k = 0; k < JOBQ__NSHARDS; k++)
+		start[k + 1] += start[k];
+	unsigned fill[JOBQ__NSHARDS];
+	memcpy(fill, start, sizeof fill);
+	for (unsigned i = 0; i < n; i++)
+		order[fill[v[i].id % JOBQ__NSHARDS]++] = (uint16_t)i;
+
+	for (unsigned k = 0; k < JOBQ__NSHARDS; k++) {
+		if (start[k] == start[k + 1])
 			continue;
 		struct jobq__shard *s = &r->shards[k];
 		pthread_mutex_lock(&s->mu);
-		for (struct jobq__job *v = victims[k]; v; v = v->link)
-			HASH_DEL(s->table, v);
+		for (unsigned i = start[k]; i < start[k + 1]; i++)
+			jobq__idtab_del(&s->table, v[order[i]].id);
 		pthread_mutex_unlock(&s->mu);
-		while (victims[k]) {
-			struct jobq__job *v = victims[k];
-			victims[k] = v->link;
-			jobq__job_unref(v);
-		}
+	}
+
+	struct jobq__job *freed = NULL, *last = NULL;
+	unsigned nfreed = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (i + 8 < n)
+			__builtin_prefetch(v[i + 8].job, 1);
+		struct jobq__job *j = v[i].job;
+		if (!unref_last(j))
+			continue;
+		strip(j);
+		j->link = freed;
+		freed = j;
+		last = last ? last : j;
+		nfreed++;
+	}
+	if (freed)
+		spare_put(r, freed, last, nfreed);
+}
+
+void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
+{
+	struct jobq__kept v[PRUNE_BATCH];
+	int64_t now = jobq__clock_coarse(r->clock);
+	unsigned n = 0;
+
+	pthread_mutex_lock(&r->fin_mu);
+	/* Only a retain_count past what was made at create can fill the ring; when it cannot
+	 * grow, the oldest record goes early. */
+	if (j && r->nretained == r->fin_cap && fin_grow(r) != 0)
+		v[n++] = fin_pop(r);
+	if (j) {
+		r->fin[(r->fin_head + r->nretained) & (r->fin_cap - 1)] =
+			(struct jobq__kept){j, j->id, now};
+		r->nretained++;
+	}
+	for (;;) {
+		n += fin_take(r, now, v + n, PRUNE_BATCH - n);
+		pthread_mutex_unlock(&r->fin_mu);
+		if (!n)
+			return;
+		forget(r, v, n);
+		if (n < PRUNE_BATCH)
+			return;
+		n = 0;
+		pthread_mutex_lock(&r->fin_mu);
 	}
 }
 
@@ -397,9 +545,10 @@ void jobq__jobs_cancel_all(jobq_t *q)
 	atomic_store(&r->cancel_all, 1);
 	for (unsigned i = 0; i < JOBQ__NSHARDS; i++) {
 		struct jobq__shard *s = &r->shards[i];
-		struct jobq__job *j, *tmp, *won[2] = {NULL, NULL};
+		struct jobq__job *j, *won[2] = {NULL, NULL};
 		pthread_mutex_lock(&s->mu);
-		HASH_ITER(hh, s->table, j, tmp) {
+		JOBQ__IDTAB_EACH(&s->table, k) {
+			j = s->table.e[k].rec;
 			atomic_store(&j->cancel, 1);
 			int w = claim_waiting(j);
 			if (w) {

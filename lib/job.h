@@ -13,12 +13,21 @@
 #include "jobq.h"
 #include "ring.h"
 #include "sched.h"
-#include "hash.h"
+#include "idtab.h"
 
 #define JOBQ__NSHARDS 16
+#define JOBQ__SPARE_MAX 4096
 
 struct jobq__key;
 struct jobq__pool;
+struct jobq__job;
+
+/* A retained record, with what pruning needs to know of it. */
+struct jobq__kept {
+	struct jobq__job *job;
+	uint64_t id;
+	int64_t at; /* settled, jobq__clock_coarse */
+};
 
 /* Record flags (j->flags, written under the shard lock). */
 enum {
@@ -27,7 +36,6 @@ enum {
 };
 
 struct jobq__job {
-	UT_hash_handle hh;
 	uint64_t id;
 	jobq_t *q;
 	jobq_fn fn;
@@ -38,10 +46,10 @@ struct jobq__job {
 	char *name, *error, *progress;
 	void *result;
 	struct jobq__key *key;  /* idempotency key held, or NULL */
-	struct jobq__job *link; /* on the retention list, the dead-letter list or a sweep */
+	struct jobq__job *link; /* on the dead-letter list, the spare list or a sweep */
 	int64_t created_ns, started_ns, finished_ns;
-	/* timer.due is the run time while SCHEDULED, the soft deadline (monotonic, 0 = none)
-	 * while RUNNING, and the settling time once settled. */
+	/* timer.due is the run time while SCHEDULED and the soft deadline (monotonic, 0 = none)
+	 * while RUNNING. */
 	struct jobq__timer timer;
 	_Atomic int state;
 	_Atomic int cancel; /* cancellation was asked for */
@@ -66,27 +74,39 @@ struct jobq_ctx {
 
 struct jobq__shard {
 	alignas(JOBQ_CACHELINE) pthread_mutex_t mu;
-	struct jobq__job *table; /* uthash, by id */
+	struct jobq__idtab table; /* records by id */
 	uint64_t submitted, pushed, succeeded, failed, retried, cancelled, dead;
 };
 
 struct jobq__registry {
 	struct jobq__shard shards[JOBQ__NSHARDS];
+	/* Written on every submit: a line of their own. */
 	alignas(JOBQ_CACHELINE) _Atomic uint64_t next_id;
-	_Atomic int cancel_all; /* a JOBQ_CANCEL shutdown began: waiting jobs end cancelled */
 	_Atomic uint64_t timer_pushed; /* jobs the timer moved to the rings */
 
-	/* Settled records, oldest first, kept for polling until pruned. */
+	/* Read on every run, so kept off the lines written per job. */
+	alignas(JOBQ_CACHELINE) _Atomic int cancel_all; /* a JOBQ_CANCEL shutdown began */
 	const struct jobq__clock *clock;
-	pthread_mutex_t fin_mu;
-	struct jobq__job *fin_head, *fin_tail;
-	uint64_t nretained;
 	uint64_t retain_count;
 	uint64_t retain_slack; /* prune in batches: once this many past retain_count */
 	int64_t retain_ns;
 
+	/* Freed records kept for reuse (at most JOBQ__SPARE_MAX), so that a submit need not go
+	 * to malloc for a record that a worker frees: glibc hands such memory back through the
+	 * submitter's arena lock, which the two then fight over. */
+	alignas(JOBQ_CACHELINE) pthread_mutex_t spare_mu;
+	struct jobq__job *spare;
+	unsigned nspare;
+
+	/* Settled records kept for polling until pruned: a ring, oldest at fin_head. An array
+	 * rather than a list through the records, so that pruning reads ids and ages without
+	 * touching a cold record, and touches the records it frees independently of each other. */
+	alignas(JOBQ_CACHELINE) pthread_mutex_t fin_mu;
+	struct jobq__kept *fin;
+	uint64_t fin_cap, fin_head, nretained;
+
 	/* jobq_wait and jobq_wait_many sleep here; settling broadcasts when nwaiters > 0. */
-	pthread_mutex_t wait_mu;
+	alignas(JOBQ_CACHELINE) pthread_mutex_t wait_mu;
 	pthread_cond_t wait_cv;
 	_Atomic int nwaiters;
 
@@ -96,8 +116,9 @@ struct jobq__registry {
 	uint64_t ndead, dead_max, dead_dropped;
 };
 
-void jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clock,
-			 unsigned retain_count, unsigned retain_ms, unsigned dead_max);
+/* 0, or JOBQ_ENOMEM (nothing to undo). */
+int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *clock,
+			unsigned retain_count, unsigned retain_ms, unsigned dead_max);
 /* Frees every record (the pool and timer must be stopped) and the registry's locks. */
 void jobq__registry_fini(struct jobq__registry *r);
 

@@ -124,9 +124,13 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 	q->on_dead = opts->on_dead;
 	q->on_dead_data = opts->on_dead_data;
 	q->clock = (struct jobq__clock){opts->clock, opts->clock_data};
-	jobq__registry_init(&q->reg, &q->clock, or_default(opts->retain_count, DEFAULT_RETAIN_COUNT),
-			    or_default(opts->retain_ms, DEFAULT_RETAIN_MS),
-			    or_default(opts->dead_max, DEFAULT_DEAD_MAX));
+	if (jobq__registry_init(&q->reg, &q->clock,
+				or_default(opts->retain_count, DEFAULT_RETAIN_COUNT),
+				or_default(opts->retain_ms, DEFAULT_RETAIN_MS),
+				or_default(opts->dead_max, DEFAULT_DEAD_MAX))) {
+		jobq__free(q);
+		return JOBQ_ENOMEM;
+	}
 	jobq__keys_init(&q->keys,
 			(int64_t)or_default(opts->key_window_ms, DEFAULT_KEY_WINDOW_MS) * 1000000);
 	q->pool.held = &q->sched.pending;

@@ -22,7 +22,7 @@ static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
 	struct jobq__job *j;
 	jobq__retain(r, NULL); /* forget what is past its age first, so no caller sees it */
 	pthread_mutex_lock(&s->mu);
-	HASH_FIND(hh, s->table, &id, sizeof id, j);
+	j = jobq__idtab_get(&s->table, id);
 	if (!j)
 		pthread_mutex_unlock(&s->mu);
 	return j;
