@@ -5,8 +5,9 @@
 #                                  the TZif reader, FUZZ_SECONDS each; fails on any crash or hang
 #   make soak [SOAK_SECONDS=600]   mixed load with executor restarts; exactly-once and flat memory
 #   make valgrind                  the Check suites under memcheck, the threaded ones under helgrind
-#   make model                     the park/wake protocol in Promela, checked by spin; three
-#                                  broken variants (no re-check, no fence, old park exit) must fail
+#   make model                     the park/wake protocol in Promela, checked by spin; four
+#                                  broken variants (no re-check, no fence, old park exit, a wake
+#                                  flag never cleared) must fail
 #
 # Seed corpora are generated at build time into build-fuzz/seed (never committed); what the
 # fuzzers add goes to build-fuzz/corpus, kept between runs. Inputs that once crashed or hung
@@ -141,7 +142,7 @@ SPIN_FLAGS := -DSAFETY -DNOFAIR -DVECTORSZ=4096
 # the variants without the sleeper's seq_cst re-check (NO_RECHECK) and with the re-check hoisted
 # above the registration, as a missing fence allows (NO_FENCE), and pool.c before the fix of the
 # park exit (LOOP_TOP): each must fail.
-MODEL_VARIANTS := NO_RECHECK NO_FENCE LOOP_TOP
+MODEL_VARIANTS := NO_RECHECK NO_FENCE LOOP_TOP KEEP_WAKING
 
 model: hardening/parkwake.pml
 	@scripts/setup spin

@@ -16,7 +16,11 @@
  *     wait on the word it read; back from the park it searches again;
  *   - a job may never return (it waits for the others, as test_executor's barrier jobs do):
  *     after taking an item a worker either loops or stays in the job for good (stuck);
- *   - the producer: push, then wake one sleeper only when nobody is searching.
+ *   - the producer: push, then wake one sleeper only when nobody is searching and no wake is in
+ *     flight: the waking flag, taken by exchange before a wake and cleared by the worker that
+ *     the wake brings back once it counts as a searcher (and by any worker about to sleep). A
+ *     wake costs the producer a system call, and on a virtual machine a parked worker takes
+ *     tens of microseconds to come back: without the flag, every push in that time woke again.
  * Not modelled: priorities (three rings are one ring here), pause, drain and worker exit.
  *
  * The property: once every producer is done, it must never be that an item is left in the ring
@@ -33,6 +37,8 @@
  *               searcher: pool.c did this until valgrind caught a hang in test_executor (three
  *               workers in barrier jobs, the fourth job queued, the fourth worker asleep); spin
  *               finds it in 58 steps.
+ *   KEEP_WAKING the worker a wake brings back does not clear the waking flag: later pushes
+ *               skip their wakes for a wake that has already landed.
  */
 #define WORKERS 2
 #define PRODUCERS 2
@@ -43,6 +49,7 @@ byte avail;      /* published items a pop can take */
 byte nsearching;
 byte nsleepers;
 byte word;       /* the futex word */
+bool waking;     /* a wake is in flight */
 bool inq[WORKERS]; /* queued in futex_wait, not yet woken */
 bool stuck[WORKERS]; /* running a job that never returns (it waits for the others) */
 byte pdone;      /* producers that finished */
@@ -75,10 +82,25 @@ inline wake_one()
 	futex_wake_one()
 }
 
+/* if (!waking && !exchange(&waking, 1)) wake(1) */
+inline wake_once(was)
+{
+	if
+	:: waking -> skip
+	:: else ->
+		atomic { was = waking; waking = true };
+		if
+		:: !was -> wake_one()
+		:: else -> skip
+		fi
+	fi
+}
+
 proctype producer()
 {
 	byte k = 0;
 	byte s;
+	bool was;
 	do
 	:: k < ITEMS ->
 		claimed++;   /* the CAS on head */
@@ -88,7 +110,7 @@ proctype producer()
 		if
 		:: s == 0 ->
 			if
-			:: nsleepers > 0 -> wake_one()
+			:: nsleepers > 0 -> wake_once(was)
 			:: else -> skip
 			fi
 		:: else -> skip
@@ -101,7 +123,7 @@ proctype producer()
 
 proctype worker(byte me)
 {
-	bool found, work;
+	bool found, work, was;
 	byte key, old;
 loop:
 	pop(found);
@@ -111,6 +133,7 @@ loop:
 	fi;
 search:
 	nsearching++;
+searching:
 	pop(found); /* the spin rounds */
 	if
 	:: found ->
@@ -121,7 +144,7 @@ search:
 			if
 			:: nsleepers > 0 ->
 				if
-				:: claimed > 0 -> wake_one()
+				:: claimed > 0 -> wake_once(was)
 				:: else -> skip
 				fi
 			:: else -> skip
@@ -138,6 +161,7 @@ search:
 #endif
 	nsleepers++;
 	nsearching--;
+	waking = false; /* about to sleep: no wake is in flight for anyone to wait on */
 #if !defined(NO_RECHECK) && !defined(NO_FENCE)
 	/* seq_cst fence, then the last look at the ring */
 	work = (claimed > 0);
@@ -155,11 +179,19 @@ end_park:
 		!inq[me]
 	:: else -> skip
 	fi;
-	nsleepers--;
 #ifdef LOOP_TOP
+	waking = false;
+	nsleepers--;
 	goto loop;
 #else
-	goto search;
+	/* Back as a searcher before the wake in flight ends: a push that skipped its wake for it
+	 * is covered by this search (or by its hand-on). */
+	nsearching++;
+#ifndef KEEP_WAKING
+	waking = false;
+#endif
+	nsleepers--;
+	goto searching;
 #endif
 ran:
 	/* The job returns, or never does (a job that waits for the others). */

@@ -12,12 +12,18 @@
 
 #define MIN_BITS 5
 
-/* Fibonacci hashing of id / 16 (a shard's ids are 16 apart: see jobq__shard_of): the top bits
- * of it times 2^64/phi. Consecutive ids land far apart and evenly, so a run of long-lived ones
- * (delayed jobs) does not become one long probe. */
+/*
+ * Where id belongs. A shard's ids are 16 apart (see jobq__shard_of), so k = id / 16 numbers
+ * them; four consecutive k share one cache line (a block of four 16-byte entries), and the
+ * blocks are spread by Fibonacci hashing (the top bits of the block number times 2^64/phi).
+ * So the submitter fills a line four jobs at a time and pruning, far behind, empties another,
+ * where random homes had the two cores trade a line on every put and delete; and a run of
+ * long-lived ids (delayed jobs) is spread over the table, not one long probe.
+ */
 static uint32_t home_in(uint64_t id, uint32_t shift)
 {
-	return (uint32_t)(((id >> 4) * 0x9E3779B97F4A7C15ull) >> shift);
+	uint64_t k = id >> 4;
+	return (uint32_t)(((k >> 2) * 0x9E3779B97F4A7C15ull) >> (shift + 2)) << 2 | (uint32_t)(k & 3);
 }
 
 static uint32_t home(const struct jobq__idtab *t, uint64_t id)
@@ -40,7 +46,7 @@ static int grow(struct jobq__idtab *t)
 	if (shift <= 32)
 		return JOBQ_ENOMEM; /* 2^32 entries: as far as a 32-bit mask goes */
 	uint32_t cap = 1u << (64 - shift);
-	struct jobq__identry *e = jobq__calloc(cap, sizeof *e);
+	struct jobq__identry *e = jobq__aligned_calloc(64, cap * sizeof *e); /* blocks on lines */
 	if (!e)
 		return JOBQ_ENOMEM;
 	for (uint32_t i = 0; t->e && i <= t->mask; i++)

@@ -14,10 +14,17 @@
  *     decrement) sees the item, or it sees no searcher and a registered sleeper, and bumps the
  *     word so that the sleeper's futex_wait returns at once. No wake-up is lost; a submit wakes
  *     at most one worker, and none while one is searching.
+ *   - One wake in flight: a producer (or a searcher handing on) takes the waking flag by
+ *     exchange before it wakes, and skips its wake while the flag is set. The worker that the
+ *     wake brings back counts itself a searcher, then clears the flag (seq_cst, then a fence),
+ *     then searches: a push that skipped its wake saw the flag before the clear, so the search
+ *     after it sees the push. A worker about to sleep clears it too. Without the flag every push
+ *     made while the woken worker was still on its way back (tens of microseconds on a virtual
+ *     machine) paid for another futex_wake: most of a tracked job's cost in make bench.
  *   - A searcher that finds work and was the last searcher wakes one more worker if work is
  *     left, so a burst spreads over the pool one wake at a time instead of in a storm.
  *   - A worker back from a park (woken, or its last look saw work) searches again, as a
- *     searcher. Taking an item with the plain pop instead lost a wake-up: producers that saw it
+ *     searcher (counted as one before it clears the waking flag). Taking an item with the plain pop instead lost a wake-up: producers that saw it
  *     searching woke nobody, it took one of their items and handed nothing on, and the rest
  *     waited while a worker slept (found by valgrind, a hang in test_executor; reproduced and
  *     fixed in the Promela model, hardening/parkwake.pml).
@@ -105,6 +112,13 @@ static void wake(struct jobq__pool *p, int n)
 	futex_wake(&p->word, n);
 }
 
+/* wake(p, 1) unless a wake is already in flight (see the top of the file). */
+static void wake_once(struct jobq__pool *p)
+{
+	if (!atomic_load_explicit(&p->waking, memory_order_relaxed) && !atomic_exchange(&p->waking, 1))
+		wake(p, 1);
+}
+
 static bool rings_empty(struct jobq__pool *p)
 {
 	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
@@ -181,17 +195,17 @@ static void *worker_main(void *arg)
 	/* After a park (woken, or the last look saw work) the worker looks again as a searcher,
 	 * never with the plain pop: a producer that saw it searching relies on it to take the
 	 * item or, as the last searcher, to wake another worker for what is left. */
-	bool search = false;
+	bool search = false; /* back from a park: counted in nsearching already */
 	while (!must_leave(p, w)) {
 		if (!search && pop(p, w, &fn, &item)) {
 			run(w, fn, item);
 			continue;
 		}
-		search = false;
 		/* At most half the workers (at least one) spin; the others look once and park,
 		 * leaving their CPU to the submitters (Go's scheduler caps its spinners the same
 		 * way). The park path below still takes its last look, so nothing is lost. */
-		int before = atomic_fetch_add(&p->nsearching, 1);
+		int before = search ? atomic_load(&p->nsearching) - 1 : atomic_fetch_add(&p->nsearching, 1);
+		search = false;
 		int rounds = 2 * before < (int)atomic_load_explicit(&p->nworkers, memory_order_relaxed)
 				     ? SPIN_ROUNDS
 				     : 1;
@@ -205,7 +219,7 @@ static void *worker_main(void *arg)
 			/* The last searcher to find work hands the search on if work is left. */
 			if (atomic_fetch_sub(&p->nsearching, 1) == 1 &&
 			    atomic_load(&p->nsleepers) > 0 && !rings_empty(p))
-				wake(p, 1);
+				wake_once(p);
 			run(w, fn, item);
 			continue;
 		}
@@ -214,6 +228,7 @@ static void *worker_main(void *arg)
 		atomic_fetch_add(&p->nsleepers, 1);
 		JOBQ_CHAOS_POINT();
 		atomic_fetch_sub(&p->nsearching, 1);
+		atomic_store(&p->waking, 0); /* no wake is in flight for anyone to wait on */
 		/* Pairs with the fence in jobq__pool_push (either the producer sees no searcher
 		 * and wakes us, or our look at the rings below sees its item) and with the one in
 		 * jobq__pool_drain (either it sees our done count, or we see that it waits). */
@@ -224,9 +239,16 @@ static void *worker_main(void *arg)
 		JOBQ_CHAOS_POINT(); /* decided to sleep, not asleep yet */
 		if (!work && !must_leave(p, w))
 			futex_wait(&p->word, key, 0);
+		/* A searcher again before the wake in flight ends; the fence pairs with the one in
+		 * jobq__pool_push, so a push that saw the flag set is seen by the search. */
+		atomic_fetch_add(&p->nsearching, 1);
+		atomic_store(&p->waking, 0);
+		atomic_thread_fence(memory_order_seq_cst);
 		atomic_fetch_sub(&p->nsleepers, 1);
 		search = true;
 	}
+	if (search)
+		atomic_fetch_sub(&p->nsearching, 1);
 	/* A leaving worker may have been the searcher a producer relied on, or the last one a
 	 * drain waits for. */
 	if (!rings_empty(p))
@@ -345,7 +367,7 @@ bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&p->nsearching, memory_order_relaxed) == 0 &&
 	    atomic_load_explicit(&p->nsleepers, memory_order_relaxed) > 0)
-		wake(p, 1);
+		wake_once(p);
 	return true;
 }
 

@@ -23,6 +23,7 @@ struct jobq__pool {
 	alignas(JOBQ_CACHELINE) _Atomic uint32_t word;
 	_Atomic int nsearching;
 	_Atomic int nsleepers;
+	_Atomic int waking;        /* a wake is in flight (pool.c) */
 	_Atomic unsigned nworkers; /* nlive, for the spin cap (written under ctl) */
 
 	/* Producers waiting for room in a full ring. */
