@@ -5,10 +5,13 @@
 #   make check SANITIZE=thread            the same suites under ThreadSanitizer
 #   make check SANITIZE=address,undefined the same suites under ASan + UBSan
 #   make check CHAOS=1        the same suites with random yields in the ring and park/wake
+#   make ... VALGRIND=1       with helgrind's annotations of the C11 hand-offs (lib/hb.h);
+#                             make helgrind builds and uses it
 #   make demo                 builds and runs examples/demo.c
 #   make install PREFIX=/usr/local DESTDIR=
 #
-# Each SANITIZE value builds in its own directory, so the builds never mix objects.
+# Each SANITIZE value (and CHAOS, VALGRIND) builds in its own directory, so the builds never
+# mix objects.
 # scripts/setup installs the Debian packages the build needs (or names them).
 
 PREFIX ?= /usr/local
@@ -22,8 +25,10 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 SANITIZE ?=
 CHAOS ?=
+VALGRIND ?=
 comma := ,
-BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))$(if $(CHAOS),-chaos)
+BUILD := build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))$(if $(CHAOS),-chaos)$(if \
+	$(VALGRIND),-valgrind)
 
 SOMAJOR := 0
 VERSION := $(shell sed -n 's/^\#define JOBQ_VERSION_STRING "\(.*\)"/\1/p' include/jobq.h)
@@ -33,7 +38,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointe
 SANFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
 	$(if $(findstring undefined,$(SANITIZE)),-fno-sanitize-recover=undefined))
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(SANFLAGS) -pthread -Iinclude -iquote lib \
-	-DHASH_NONFATAL_OOM=1 -MMD -MP $(if $(CHAOS),-DJOBQ_CHAOS)
+	-DHASH_NONFATAL_OOM=1 -MMD -MP $(if $(CHAOS),-DJOBQ_CHAOS) $(if $(VALGRIND),-DJOBQ_VALGRIND)
 LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS := -pthread -lm
 
@@ -62,7 +67,7 @@ SETUP := $(BUILD)/.setup-ok
 all: $(STATIC) $(SHARED) $(TOOL_BIN) $(EXAMPLE_BIN)
 
 setup $(SETUP):
-	@scripts/setup
+	@scripts/setup $(if $(VALGRIND),valgrind)
 	@mkdir -p $(BUILD) && touch $(SETUP)
 
 $(BUILD)/lib/%.o: lib/%.c $(SETUP)

@@ -40,6 +40,7 @@
 
 #include "alloc.h"
 #include "executor.h"
+#include "hb.h"
 #include "keys.h"
 #include "pool.h"
 
@@ -487,6 +488,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 		j->arg_free(j->arg);
 
 	/* seq_cst pairs with a waiter's increment of nwaiters (jobq__wake_waiters). */
+	JOBQ_HB_BEFORE(&j->settled);
 	atomic_store(&j->settled, true);
 	if (jobq__events_wanted(&q->events)) {
 		pthread_mutex_lock(&s->mu);

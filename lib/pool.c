@@ -52,6 +52,7 @@
 
 #include "alloc.h"
 #include "chaos.h"
+#include "hb.h"
 #include "os.h"
 #include "jobq.h"
 
@@ -162,6 +163,7 @@ static void run(struct jobq__worker *w, jobq__item_fn fn, void *arg)
 	atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
 	fn(arg);
 	atomic_store_explicit(&w->busy, 0, memory_order_relaxed);
+	JOBQ_HB_BEFORE(&w->done); /* what the item did, for a drain that sees the count */
 	atomic_store_explicit(&w->done, atomic_load_explicit(&w->done, memory_order_relaxed) + 1,
 			      memory_order_release);
 }
@@ -268,6 +270,8 @@ static int spawn(struct jobq__pool *p)
 		return JOBQ_ENOMEM;
 	w->pool = p;
 	w->serial = p->serial;
+	/* For helgrind: done, busy, looking, leave and exited are atomics. */
+	JOBQ_HB_ATOMIC(w, offsetof(struct jobq__worker, pick));
 	int rc = jobq__os_thread(&w->thread, worker_main, w);
 	if (rc) {
 		jobq__free(w);
@@ -316,6 +320,8 @@ int jobq__pool_init(struct jobq__pool *p, unsigned workers, size_t capacity)
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&p->drain_mu, NULL);
 	pthread_mutex_init(&p->ctl, NULL);
+	/* For helgrind: the fields from word to inline_busy are atomics (pool.h). */
+	JOBQ_HB_ATOMIC(&p->word, (size_t)((char *)&p->drain_mu - (char *)&p->word));
 
 	pthread_mutex_lock(&p->ctl);
 	for (unsigned i = 0; i < workers && rc == 0; i++)
@@ -416,8 +422,10 @@ static bool drained(struct jobq__pool *p)
 		pushed += jobq__ring_pushed(&p->rings[i]);
 	pthread_mutex_lock(&p->ctl);
 	done = p->done_reaped;
-	for (struct jobq__worker *w = p->workers; w; w = w->next)
+	for (struct jobq__worker *w = p->workers; w; w = w->next) {
 		done += atomic_load_explicit(&w->done, memory_order_acquire);
+		JOBQ_HB_AFTER(&w->done);
+	}
 	pthread_mutex_unlock(&p->ctl);
 	return done == pushed;
 }

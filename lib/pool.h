@@ -19,7 +19,8 @@ struct jobq__worker;
 struct jobq__pool {
 	struct jobq__ring rings[JOBQ__NPRIO]; /* indexed by jobq_priority_t */
 
-	/* Park/wake eventcount (pool.c explains the protocol). */
+	/* Park/wake eventcount (pool.c explains the protocol). Every field from word to
+	 * inline_busy is an atomic: pool.c leaves them out of helgrind's checks as one range. */
 	alignas(JOBQ_CACHELINE) _Atomic uint32_t word;
 	_Atomic int nsearching;
 	_Atomic int nsleepers;

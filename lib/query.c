@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "executor.h"
+#include "hb.h"
 #include "os.h"
 
 /* Looks up id with its shard locked; returns NULL (and unlocks) if it is unknown. */
@@ -83,6 +84,8 @@ static int settled(struct jobq__registry *r, uint64_t id, jobq_status_t *out)
 	if (!j)
 		return JOBQ_ENOENT;
 	int done = atomic_load(&j->settled);
+	if (done)
+		JOBQ_HB_AFTER(&j->settled); /* what the ender did, callbacks included */
 	if (done && out)
 		jobq__snapshot(j, out);
 	unlock_of(r, id);
