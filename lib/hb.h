@@ -9,6 +9,8 @@
  *   JOBQ_HB_AFTER(p)           just after the acquire that saw it (a load or RMW on p)
  *   JOBQ_HB_ATOMIC(p, len)     the len bytes at p are only ever accessed atomically: helgrind
  *                              does not check them (until the memory is freed)
+ *   JOBQ_HB_RECYCLED(p, len)   the len bytes at p are reused as new memory (a spare record):
+ *                              helgrind forgets their history, as it does at malloc
  *
  * The pairs name the hand-offs that helgrind cannot see (the ring's publish and consume, a
  * worker's done count read by a drain, a record's settled flag read by a waiter); the
@@ -23,10 +25,12 @@
 #define JOBQ_HB_BEFORE(p) ANNOTATE_HAPPENS_BEFORE(p)
 #define JOBQ_HB_AFTER(p) ANNOTATE_HAPPENS_AFTER(p)
 #define JOBQ_HB_ATOMIC(p, len) VALGRIND_HG_DISABLE_CHECKING(p, len)
+#define JOBQ_HB_RECYCLED(p, len) VALGRIND_HG_CLEAN_MEMORY(p, len)
 #else
 #define JOBQ_HB_BEFORE(p) ((void)0)
 #define JOBQ_HB_AFTER(p) ((void)0)
 #define JOBQ_HB_ATOMIC(p, len) ((void)0)
+#define JOBQ_HB_RECYCLED(p, len) ((void)0)
 #endif
 
 #endif

@@ -131,9 +131,11 @@ static struct jobq__job *spare_take(struct jobq__registry *r)
 		r->nspare--;
 	}
 	pthread_mutex_unlock(&r->spare_mu);
-	if (j)
-		memset(j, 0, sizeof *j);
-	return j ? j : jobq__calloc(1, sizeof *j);
+	if (!j)
+		return jobq__calloc(1, sizeof *j);
+	JOBQ_HB_RECYCLED(j, sizeof *j);
+	memset(j, 0, sizeof *j);
+	return j;
 }
 
 /* Frees what a record owns; the record itself is then spare. */
@@ -154,7 +156,13 @@ static void free_record(struct jobq__job *j)
 /* Drops a reference; true when it was the last (the record is then the caller's to free). */
 static bool unref_last(struct jobq__job *j)
 {
-	return atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1;
+	/* For helgrind: the last holder's acquire sees every other holder's use of the record,
+	 * which it then frees or hands to the next submit as a spare. */
+	JOBQ_HB_BEFORE(&j->refs);
+	if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) != 1)
+		return false;
+	JOBQ_HB_AFTER(&j->refs);
+	return true;
 }
 
 void jobq__job_unref(struct jobq__job *j)
