@@ -42,7 +42,6 @@ static jobq_t *make_at(const char *start, unsigned workers)
 	return q;
 }
 
-/* Moves both clocks forward by ns. */
 /* Moves both clocks to wall-clock time t. */
 static void advance_to(jobq_t *q, int64_t t)
 {
