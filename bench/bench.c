@@ -453,7 +453,8 @@ static _Atomic uint32_t fx_word;
 static _Atomic int64_t fx_woke;
 static size_t fx_iters;
 static void *fx_parked(void *arg);
-static long futex(_Atomic uint32_t *w, int op, uint32_t val);
+static void fx_parked_start(pthread_t *t, size_t n);
+static int64_t fx_parked_wake(size_t i);
 
 /* res: [0..2] awake, [3..5] parked, [6..8] open 50%, [9..11] open 90% (p50, p99, p99.9 µs),
  * [12] capacity jobs/s, [13] the 50% rate, [14] the 90% rate, [15..17] the futex floor
@@ -493,26 +494,13 @@ static void child_latency(result_t res, int impl, size_t n_awake, size_t n_parke
 	 * on its own, in another process, moves by several microseconds from run to run). */
 	int64_t *floor_lat = malloc(n_parked * sizeof *floor_lat);
 	pthread_t ft;
-	fx_iters = n_parked;
-	atomic_store(&fx_word, 0);
-	pin_self(1);
-	pthread_create(&ft, NULL, fx_parked, NULL);
-	pin_self(0);
+	fx_parked_start(&ft, n_parked);
 	for (size_t i = 0; i < n_parked; i++, k++) {
 		sleep_ns(200000);
 		g_sub[k] = now_ns();
 		sub_push(&s, (void *)(uintptr_t)(k + 1));
 		wait_completed(k + 1);
-
-		atomic_store(&fx_woke, 0);
-		sleep_ns(200000);
-		int64_t t = now_ns();
-		atomic_store(&fx_word, 2 * (uint32_t)i + 1);
-		futex(&fx_word, FUTEX_WAKE_PRIVATE, 1);
-		int64_t w;
-		while ((w = atomic_load(&fx_woke)) == 0)
-			relax();
-		floor_lat[i] = w - t;
+		floor_lat[i] = fx_parked_wake(i);
 	}
 	pthread_join(ft, NULL);
 	percentiles(g_lat + k - n_parked, n_parked, res + 3);
@@ -644,6 +632,30 @@ static void *fx_parked(void *arg)
 	return NULL;
 }
 
+/* Starts fx_parked on CPU 1 (the worker's) for n wakes. */
+static void fx_parked_start(pthread_t *t, size_t n)
+{
+	fx_iters = n;
+	atomic_store(&fx_word, 0);
+	pin_self(1);
+	pthread_create(t, NULL, fx_parked, NULL);
+	pin_self(0);
+}
+
+/* Wake i of the parked thread, after 200 µs of quiet: ns from FUTEX_WAKE to its running. */
+static int64_t fx_parked_wake(size_t i)
+{
+	atomic_store(&fx_woke, 0);
+	sleep_ns(200000);
+	int64_t t = now_ns();
+	atomic_store(&fx_word, 2 * (uint32_t)i + 1);
+	futex(&fx_word, FUTEX_WAKE_PRIVATE, 1);
+	int64_t w;
+	while ((w = atomic_load(&fx_woke)) == 0)
+		relax();
+	return w - t;
+}
+
 static void *line_pong(void *arg)
 {
 	for (uint64_t i = 0; i < fx_iters; i++) {
@@ -674,23 +686,10 @@ static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_l
 	pthread_join(t, NULL);
 
 	/* One-way wake of a thread parked in FUTEX_WAIT, after the same 200 µs of quiet. */
-	fx_iters = n_parked;
-	atomic_store(&fx_word, 0);
 	int64_t *lat = calloc(n_parked, sizeof *lat);
-	pin_self(1);
-	pthread_create(&t, NULL, fx_parked, NULL);
-	pin_self(0);
-	for (size_t i = 0; i < n_parked; i++) {
-		atomic_store(&fx_woke, 0);
-		sleep_ns(200000);
-		int64_t s = now_ns();
-		atomic_store(&fx_word, 2 * (uint32_t)i + 1);
-		futex(&fx_word, FUTEX_WAKE_PRIVATE, 1);
-		int64_t w;
-		while ((w = atomic_load(&fx_woke)) == 0)
-			relax();
-		lat[i] = w - s;
-	}
+	fx_parked_start(&t, n_parked);
+	for (size_t i = 0; i < n_parked; i++)
+		lat[i] = fx_parked_wake(i);
 	pthread_join(t, NULL);
 	percentiles(lat, n_parked, res + 1);
 	free(lat);
