@@ -548,13 +548,6 @@ END_TEST
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static size_t slurp(const char *path, unsigned char *buf, size_t cap)
 {
@@ -587,14 +580,14 @@ START_TEST(corrupted_files)
 		int accepted = 0;
 		for (int i = 0; i < (getenv("JOBQ_TEST_QUICK") ? 300 : 1500); i++) {
 			memcpy(buf, orig, len);
-			for (int k = 1 + (int)(rnd() % 4); k > 0; k--)
-				buf[rnd() % len] ^= (unsigned char)(1u << rnd() % 8);
+			for (int k = 1 + (int)(test_rnd(&rng) % 4); k > 0; k--)
+				buf[test_rnd(&rng) % len] ^= (unsigned char)(1u << test_rnd(&rng) % 8);
 			write_zone(buf, len);
 			if (jobq_zone_load("Zone", &z) != 0)
 				continue;
 			accepted++;
 			for (int k = 0; k < 20; k++) {
-				int64_t t = (int64_t)(rnd() % 10000000000u) - 2000000000, r;
+				int64_t t = (int64_t)(test_rnd(&rng) % 10000000000u) - 2000000000, r;
 				int off;
 				ck_assert_int_eq(jobq_zone_offset(z, t, &off), 0);
 				ck_assert(off >= -89999 && off <= 93599);
@@ -661,12 +654,12 @@ START_TEST(fuzz_expressions)
 	int accepted = 0, n = getenv("JOBQ_TEST_QUICK") ? 5000 : 30000;
 	for (int i = 0; i < n; i++) {
 		char expr[128] = "", err[200];
-		int atoms_n = (int)(rnd() % 16);
+		int atoms_n = (int)(test_rnd(&rng) % 16);
 		for (int k = 0; k < atoms_n; k++)
-			strcat(expr, atoms[rnd() % (sizeof atoms / sizeof atoms[0])]);
-		if (rnd() % 2 == 0) /* a valid frame with one random field */
-			snprintf(expr, sizeof expr, "%s %s * * %s", rnd() % 2 ? "*/5" : "0",
-				 atoms[rnd() % 20], atoms[rnd() % 38]);
+			strcat(expr, atoms[test_rnd(&rng) % (sizeof atoms / sizeof atoms[0])]);
+		if (test_rnd(&rng) % 2 == 0) /* a valid frame with one random field */
+			snprintf(expr, sizeof expr, "%s %s * * %s", test_rnd(&rng) % 2 ? "*/5" : "0",
+				 atoms[test_rnd(&rng) % 20], atoms[test_rnd(&rng) % 38]);
 		jobq_cron_t *c;
 		int rc = jobq_cron_parse(expr, &c, err, sizeof err);
 		if (rc != 0) {
@@ -675,8 +668,8 @@ START_TEST(fuzz_expressions)
 			continue;
 		}
 		accepted++;
-		int64_t t = (int64_t)(rnd() % 8000000000u) - 1000000000, r;
-		const jobq_zone_t *zz = z[rnd() % 4];
+		int64_t t = (int64_t)(test_rnd(&rng) % 8000000000u) - 1000000000, r;
+		const jobq_zone_t *zz = z[test_rnd(&rng) % 4];
 		rc = jobq_cron_next(c, zz, t, &r);
 		ck_assert(rc == JOBQ_ENEVER || (rc == 0 && r > t));
 		rc = jobq_cron_prev(c, zz, t, &r);

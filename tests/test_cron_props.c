@@ -34,13 +34,6 @@ static jobq_cron_t *cron[NEXPR];
 static int quick, zones, checks;
 static uint64_t rng = 0x2545f4914f6cdd1du;
 
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static bool matches_wall(const jobq_cron_t *c, int64_t w)
 {
@@ -107,7 +100,7 @@ static int starts(const jobq_zone_t *z, int64_t *out, int cap)
 {
 	int n = 0, random_n = quick ? 2 : 4;
 	for (; n < random_n; n++)
-		out[n] = T_1970 + (int64_t)(rnd() % (uint64_t)(T_2200 - T_1970));
+		out[n] = T_1970 + (int64_t)(test_rnd(&rng) % (uint64_t)(T_2200 - T_1970));
 	int64_t changes[1024];
 	int nc = 0;
 	for (int64_t t = T_1970; t < T_2200 && nc < 1024;) {
@@ -118,7 +111,7 @@ static int starts(const jobq_zone_t *z, int64_t *out, int cap)
 		t = sp.end;
 	}
 	for (int k = 0; nc && k < (quick ? 3 : 8) && n < cap; k++)
-		out[n++] = changes[rnd() % (uint64_t)nc] - 86400 - (int64_t)(rnd() % 7200);
+		out[n++] = changes[test_rnd(&rng) % (uint64_t)nc] - 86400 - (int64_t)(test_rnd(&rng) % 7200);
 	return n;
 }
 

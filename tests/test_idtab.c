@@ -13,13 +13,6 @@
 enum { SPAN = 1 << 14 };
 
 static uint64_t rnd_state = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
 
 /* Every id in [lo, hi) is in t exactly when live[id % SPAN] says so, with its own address. */
 static void check_all(const struct jobq__idtab *t, const unsigned char *live, uint64_t lo,
@@ -44,15 +37,15 @@ static void slide(unsigned stride, unsigned window, unsigned rounds)
 	uint64_t lo = stride, hi = stride;
 	uint32_t n = 0;
 	for (unsigned r = 0; r < rounds; r++) {
-		if (hi - lo < (uint64_t)window * stride || rnd() % 3) {
+		if (hi - lo < (uint64_t)window * stride || test_rnd(&rnd_state) % 3) {
 			ck_assert_int_eq(jobq__idtab_put(&t, hi, (void *)(uintptr_t)(hi * 8)), 0);
 			live[hi % SPAN] = 1;
 			n++;
 			hi += stride;
 		} else {
-			uint64_t id = lo + (rnd() % ((hi - lo) / stride)) * stride;
+			uint64_t id = lo + (test_rnd(&rnd_state) % ((hi - lo) / stride)) * stride;
 			void *want = live[id % SPAN] ? (void *)(uintptr_t)(id * 8) : NULL;
-			bool straggle = rnd() % 50 == 0 && id - lo < (uint64_t)SPAN / 2;
+			bool straggle = test_rnd(&rnd_state) % 50 == 0 && id - lo < (uint64_t)SPAN / 2;
 			if (!straggle || id == lo) {
 				ck_assert_ptr_eq(jobq__idtab_del(&t, id), want);
 				n -= want != NULL;

@@ -1,6 +1,7 @@
 /*
  * testutil.h: what every Check suite shares: a main() that runs one suite and exits with its
- * result, a latch (a one-shot gate) for making threads meet without sleeping, and the reader
+ * result, a latch (a one-shot gate) for making threads meet without sleeping, a reproducible
+ * pseudo-random sequence, and the reader
  * and runner of cron vectors (the shared file's cases and the unit tests' own). Suites define
  * `Suite *suite(void)`.
  */
@@ -9,12 +10,22 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cron.h"
 #include "jobq.h"
+
+/* xorshift64: the next number of a reproducible sequence; *state is its seed, never 0. */
+static inline uint64_t test_rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
 
 /* A count-down latch: latch_wait returns once latch_arrive was called `count` times. */
 struct latch {
