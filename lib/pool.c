@@ -23,6 +23,17 @@
  *     machine) paid for another futex_wake: most of a tracked job's cost in make bench.
  *   - A searcher that finds work and was the last searcher wakes one more worker if work is
  *     left, so a burst spreads over the pool one wake at a time instead of in a storm.
+ *   - Slip: a worker that ran SLIP_STREAK items back to back and then finds the rings empty may
+ *     have caught up with a producer that is still pushing. Taking each item the moment it is
+ *     published then keeps both threads on the line being filled, and every push waits for
+ *     that line to come back from the worker: empty jobs ran at 16-24 M/s that way against
+ *     45-80 M/s when the worker stayed behind, and a run fell into one mode or the other by
+ *     chance (make bench, 1 submitter). So that worker, still counted as a searcher, first
+ *     waits until SLIP_BATCH items are queued, or SLIP_PAUSES pauses have passed (about 1.7 µs
+ *     on a 26 ns PAUSE), or the producers turn out slower than SLIP_RATE pushes per eight
+ *     pauses (about one per 50 ns): slower producers do not suffer from a worker reading
+ *     behind them, and their items should not wait. A worker that had to wait for its last
+ *     item never slips, so a job that arrives at an awake worker is taken at once.
  *   - A worker back from a park (woken, or its last look saw work) searches again, as a
  *     searcher (counted as one before it clears the waking flag). Taking an item with the plain pop instead lost a wake-up: producers that saw it
  *     searching woke nobody, it took one of their items and handed nothing on, and the rest
@@ -57,6 +68,10 @@
 #include "jobq.h"
 
 #define SPIN_ROUNDS 200
+#define SLIP_STREAK 8  /* items run back to back before a worker slips (see the top) */
+#define SLIP_BATCH 128 /* queued items that end a slip: 48 lines of ring ahead of the worker */
+#define SLIP_PAUSES 64 /* the longest slip */
+#define SLIP_RATE 4    /* pushes per eight pauses below which a slip ends (see the top) */
 
 struct jobq__worker {
 	alignas(JOBQ_CACHELINE) _Atomic uint64_t done; /* items run; written by the worker only */
@@ -120,12 +135,40 @@ static void wake_once(struct jobq__pool *p)
 		wake(p, 1);
 }
 
+static uint64_t queued(struct jobq__pool *p)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
+		n += jobq__ring_size(&p->rings[i]);
+	return n;
+}
+
 static bool rings_empty(struct jobq__pool *p)
 {
+	return queued(p) == 0;
+}
+
+static uint64_t pushed(struct jobq__pool *p)
+{
+	uint64_t n = 0;
 	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
-		if (jobq__ring_size(&p->rings[i]))
-			return false;
-	return true;
+		n += jobq__ring_pushed(&p->rings[i]);
+	return n;
+}
+
+/* Lets the producers get ahead (see "Slip" at the top of the file). It looks at the ring
+ * counters every eight pauses, not oftener, so as not to pull the producers' line away. */
+static void slip(struct jobq__pool *p)
+{
+	uint64_t first = pushed(p);
+	for (uint64_t look = 1; look <= SLIP_PAUSES / 8; look++) {
+		for (int k = 0; k < 8; k++)
+			cpu_relax();
+		if (queued(p) >= SLIP_BATCH)
+			return;
+		if (look > 1 && pushed(p) - first < SLIP_RATE * look)
+			return;
+	}
 }
 
 static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn, void **arg)
@@ -198,9 +241,11 @@ static void *worker_main(void *arg)
 	 * never with the plain pop: a producer that saw it searching relies on it to take the
 	 * item or, as the last searcher, to wake another worker for what is left. */
 	bool search = false; /* back from a park: counted in nsearching already */
+	unsigned streak = 0; /* items run since the worker last found the rings empty */
 	while (!must_leave(p, w)) {
 		if (!search && pop(p, w, &fn, &item)) {
 			run(w, fn, item);
+			streak++;
 			continue;
 		}
 		/* At most half the workers (at least one) spin; the others look once and park,
@@ -211,6 +256,9 @@ static void *worker_main(void *arg)
 		int rounds = 2 * before < (int)atomic_load_explicit(&p->nworkers, memory_order_relaxed)
 				     ? SPIN_ROUNDS
 				     : 1;
+		if (rounds > 1 && streak >= SLIP_STREAK)
+			slip(p);
+		streak = 0;
 		bool found = false;
 		for (int i = 0; i < rounds && !found; i++) {
 			found = pop(p, w, &fn, &item);
