@@ -31,9 +31,10 @@
  *     chance (make bench, 1 submitter). So that worker, still counted as a searcher, first
  *     waits until SLIP_BATCH items are queued, or SLIP_PAUSES pauses have passed (about 1.7 µs
  *     on a 26 ns PAUSE), or the producers turn out slower than SLIP_RATE pushes per eight
- *     pauses (about one per 50 ns): slower producers do not suffer from a worker reading
- *     behind them, and their items should not wait. A worker that had to wait for its last
- *     item never slips, so a job that arrives at an awake worker is taken at once.
+ *     pauses (about one per 50 ns), judged from the second look on: slower producers do not
+ *     suffer from a worker reading behind them, so their items wait two looks at most (about
+ *     0.4 µs). A worker that had to wait for its last item never slips, so a job that arrives
+ *     at an awake worker is taken at once.
  *   - A worker back from a park (woken, or its last look saw work) searches again, as a
  *     searcher (counted as one before it clears the waking flag). Taking an item with the plain pop instead lost a wake-up: producers that saw it
  *     searching woke nobody, it took one of their items and handed nothing on, and the rest
