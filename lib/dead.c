@@ -8,8 +8,8 @@
  * argument to a new job instead. A record stays in the registry while it is listed, so
  * jobq_status works for it; once it leaves the list it joins the retention list like any other.
  *
- * Threads: any. dead_mu guards the list; it may be taken before a shard mutex (to snapshot),
- * never inside one.
+ * Threads: any. dead_mu guards the list; it may be taken before a record's mutex (to
+ * snapshot), never inside a record's or a shard's.
  */
 #include <string.h>
 
@@ -93,10 +93,9 @@ int jobq_dead_list(jobq_t *q, jobq_status_t *out, size_t cap, size_t *n)
 	size_t i = 0;
 	pthread_mutex_lock(&r->dead_mu);
 	for (struct jobq__job *j = r->dead_head; j && i < cap; j = j->link, i++) {
-		struct jobq__shard *s = jobq__shard_of(r, j->id);
-		pthread_mutex_lock(&s->mu);
+		pthread_mutex_lock(&j->mu);
 		jobq__snapshot(j, &out[i]);
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&j->mu);
 	}
 	if (n)
 		*n = r->ndead;

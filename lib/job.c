@@ -22,12 +22,17 @@
  *     batches of retain_count / 16) and by age; pruning deletes from the shard tables one lock
  *     per shard per batch.
  *
- * Threads and locks: a record's fields are read and written under its shard's mutex (id % 16),
- * except state and cancel, which are atomics. Retention has fin_mu, spare records spare_mu,
- * waiters wait_mu. A thread holds at most one shard mutex; the timer's and the key table's
- * mutexes may be taken inside one, never the other way round; fin_mu, spare_mu and wait_mu are
- * never held with one, except that wait_mu is held around lookups. Callbacks run with no lock
- * held.
+ * Threads and locks: a shard's mutex (id % 16) guards its id table and its submitted and pushed
+ * counts; the other counts are atomics that the workers add to as jobs end. A record's own mutex
+ * (mu) guards the fields that change once it is registered (attempt, code, the times but
+ * created_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's due
+ * and realtime); state, cancel, refs and settled are atomics, and the rest is written before
+ * the record is registered and never again. A lookup by id holds the shard mutex and then the
+ * record's; a worker running or ending a job takes the record's alone, so it does not meet the
+ * submitter on the shard's line. A thread holds at most one shard mutex and one record mutex;
+ * the timer's and the key table's mutexes may be taken inside them, never the other way round;
+ * fin_mu, spare_mu and wait_mu are never held with them, except that wait_mu is held around
+ * lookups. Callbacks run with no lock held.
  *
  * Not taken: one registry lock (every submit and status would serialise on it), and records
  * owned by the caller (a worker could free what the caller still reads: ids avoid that).
@@ -95,7 +100,8 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 
 /*
  * Spare records. Records are put back in chains (a retention prune frees hundreds at once) and
- * taken one at a time, both under spare_mu. Under AddressSanitizer a spare record is poisoned,
+ * taken one at a time, both under spare_mu. A spare record's mutex is destroyed (strip) and
+ * made again when it is taken. Under AddressSanitizer a spare record is poisoned,
  * so a use after its end is still caught until the record is reused.
  */
 static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct jobq__job *last,
@@ -131,16 +137,21 @@ static struct jobq__job *spare_take(struct jobq__registry *r)
 		r->nspare--;
 	}
 	pthread_mutex_unlock(&r->spare_mu);
-	if (!j)
-		return jobq__calloc(1, sizeof *j);
-	JOBQ_HB_RECYCLED(j, sizeof *j);
-	memset(j, 0, sizeof *j);
+	if (!j) {
+		j = jobq__calloc(1, sizeof *j);
+	} else {
+		JOBQ_HB_RECYCLED(j, sizeof *j);
+		memset(j, 0, sizeof *j);
+	}
+	if (j)
+		pthread_mutex_init(&j->mu, NULL);
 	return j;
 }
 
 /* Frees what a record owns; the record itself is then spare. */
 static void strip(struct jobq__job *j)
 {
+	pthread_mutex_destroy(&j->mu);
 	jobq__free(j->name);
 	jobq__free(j->error);
 	jobq__free(j->progress);
@@ -208,7 +219,8 @@ int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *op
 		free_record(j);
 		return JOBQ_ENOMEM;
 	}
-	/* Relaxed: ids need only be unique; the shard lock publishes the record. Taking the id
+	/* Relaxed: ids need only be unique; the shard lock publishes the record (the ring's or the
+	 * timer's hand-off, to the worker that runs it). Taking the id
 	 * here lets jobq_submit know it without touching a record that may already be gone. */
 	j->id = atomic_fetch_add_explicit(&q->reg.next_id, 1, memory_order_relaxed);
 	j->fn = fn;
@@ -267,7 +279,12 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
 	int rc = 0;
 	bool scheduled = atomic_load_explicit(&j->state, memory_order_relaxed) == JOBQ_SCHEDULED;
+	/* Decided once: with subscribers, j->mu is held from before the push until the event is
+	 * out, so that the worker's "running" cannot overtake it. */
+	bool tell = jobq__events_wanted(&q->events);
 	pthread_mutex_lock(&s->mu);
+	if (tell)
+		pthread_mutex_lock(&j->mu);
 	bool added = (rc = jobq__idtab_put(&s->table, j->id, j)) == 0;
 	if (!added) {
 		/* rc is JOBQ_ENOMEM */
@@ -279,10 +296,13 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	if (rc == 0) {
 		s->submitted++;
 		s->pushed += !scheduled && !inline_run;
-		jobq__job_emit(j, JOBQ_EV_STATE, scheduled ? JOBQ_SCHEDULED : JOBQ_QUEUED);
+		if (tell)
+			jobq__job_emit(j, JOBQ_EV_STATE, scheduled ? JOBQ_SCHEDULED : JOBQ_QUEUED);
 	} else if (added) {
 		jobq__idtab_del(&s->table, j->id);
 	}
+	if (tell)
+		pthread_mutex_unlock(&j->mu);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -473,18 +493,19 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 	bool dead = state == JOBQ_DEAD;
 	jobq_status_t st;
 
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&j->mu);
 	atomic_store_explicit(&j->state, state, memory_order_relaxed);
 	j->code = code;
 	j->finished_ns = jobq__now(q, true);
-	s->succeeded += state == JOBQ_SUCCEEDED;
-	s->cancelled += state == JOBQ_CANCELLED;
-	s->dead += dead;
 	if (j->on_done || (dead && q->on_dead))
 		jobq__snapshot(j, &st);
 	struct jobq__key *key = j->key;
 	j->key = NULL;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&j->mu);
+	atomic_fetch_add_explicit(state == JOBQ_SUCCEEDED ? &s->succeeded
+				  : dead		    ? &s->dead
+							    : &s->cancelled,
+				  1, memory_order_relaxed);
 
 	if (key)
 		jobq__keys_ended(&q->keys, key, jobq__now(q, false));
@@ -499,9 +520,9 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 	JOBQ_HB_BEFORE(&j->settled);
 	atomic_store(&j->settled, true);
 	if (jobq__events_wanted(&q->events)) {
-		pthread_mutex_lock(&s->mu);
+		pthread_mutex_lock(&j->mu);
 		jobq__job_emit(j, JOBQ_EV_STATE, state);
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&j->mu);
 	}
 	if (dead)
 		jobq__dead_add(&q->reg, j);
@@ -511,7 +532,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 }
 
 /*
- * Claims a waiting job for cancellation. Caller holds j's shard lock. Returns 0 when it was not
+ * Claims a waiting job for cancellation. Caller holds j's shard lock or j->mu. Returns 0 when it was not
  * waiting, 1 when this thread won it and the ring or the timer still holds its reference, 2 when
  * it won it and took the reference from the timer's heap.
  */
@@ -524,7 +545,7 @@ static int claim_waiting(struct jobq__job *j)
 	return 0;
 }
 
-/* Ends a job won by claim_waiting. Call without the shard lock. */
+/* Ends a job won by claim_waiting. Call without j's locks. */
 static void end_claimed(struct jobq__job *j, int won)
 {
 	if (!won)
@@ -538,13 +559,15 @@ int jobq__job_cancel_locked(struct jobq__job *j)
 {
 	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
 	int state = atomic_load(&j->state);
-	if (state == JOBQ_SUCCEEDED || state == JOBQ_DEAD || state == JOBQ_CANCELLED) {
-		pthread_mutex_unlock(&s->mu);
-		return JOBQ_EBUSY;
+	int won = 0;
+	if (state != JOBQ_SUCCEEDED && state != JOBQ_DEAD && state != JOBQ_CANCELLED) {
+		atomic_store(&j->cancel, 1);
+		won = claim_waiting(j);
 	}
-	atomic_store(&j->cancel, 1);
-	int won = claim_waiting(j);
+	pthread_mutex_unlock(&j->mu);
 	pthread_mutex_unlock(&s->mu);
+	if (state == JOBQ_SUCCEEDED || state == JOBQ_DEAD || state == JOBQ_CANCELLED)
+		return JOBQ_EBUSY;
 	end_claimed(j, won);
 	return 0;
 }
@@ -560,7 +583,10 @@ void jobq__jobs_cancel_all(jobq_t *q)
 		JOBQ__IDTAB_EACH(&s->table, k) {
 			j = s->table.e[k].rec;
 			atomic_store(&j->cancel, 1);
+			/* j->mu: a worker between "failed" and "scheduled" (reschedule) holds it. */
+			pthread_mutex_lock(&j->mu);
 			int w = claim_waiting(j);
+			pthread_mutex_unlock(&j->mu);
 			if (w) {
 				/* A job won here is ours alone until we settle it: its link is
 				 * free. One list for each way it was won. */
@@ -599,22 +625,21 @@ static int reschedule(struct jobq__job *j)
 	struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
 	uint32_t delay = (j->flags & JOB_RETRY_AFTER) ? j->retry_after_ms : backoff_ms(q, j);
 
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&j->mu);
 	j->timer.realtime = 0;
 	j->timer.due = jobq__now(q, false) + delay * MS;
-	s->retried++;
 	atomic_store_explicit(&j->state, JOBQ_SCHEDULED, memory_order_relaxed);
 	int rc = jobq__sched_add(&q->sched, &j->timer);
 	if (rc) {
 		atomic_store_explicit(&j->state, JOBQ_FAILED, memory_order_relaxed);
-		s->retried--;
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&j->mu);
 		return rc;
 	}
+	atomic_fetch_add_explicit(&s->retried, 1, memory_order_relaxed);
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_SCHEDULED);
 	/* A cancel that came while the job was FAILED only set the flag: act on it now. */
 	int won = atomic_load(&j->cancel) ? claim_waiting(j) : 0;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&j->mu);
 	end_claimed(j, won);
 	return 0;
 }
@@ -635,13 +660,13 @@ void jobq__job_run(void *job)
 		jobq__job_unref(j); /* cancelled while queued: the canceller ended it */
 		return;
 	}
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&j->mu);
 	j->attempt++;
 	j->started_ns = jobq__now(q, true);
 	j->timer.due = j->timeout_ms ? jobq__now(q, false) + j->timeout_ms * MS : 0;
 	j->flags &= (uint8_t)~JOB_RETRY_AFTER;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_RUNNING);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&j->mu);
 
 	struct jobq_ctx ctx = {j};
 	jobq_outcome_t out = j->fn(&ctx, j->arg);
@@ -657,12 +682,12 @@ void jobq__job_run(void *job)
 							 : 0;
 	bool retry = out == JOBQ_RETRY && j->attempt < j->max_attempts &&
 		     (!timed_out || (j->flags & JOB_RETRY_TIMEOUTS));
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&j->mu);
 	atomic_store_explicit(&j->state, JOBQ_FAILED, memory_order_relaxed);
 	j->code = code;
-	s->failed++;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_FAILED);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&j->mu);
+	atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 
 	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all))) {
 		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED);
@@ -691,10 +716,9 @@ bool jobq__job_due(struct jobq__timer *t, void *owner)
 	}
 	if (jobq__events_wanted(&q->events)) {
 		/* Before the push, so that the worker's "running" cannot overtake it. */
-		struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
-		pthread_mutex_lock(&s->mu);
+		pthread_mutex_lock(&j->mu);
 		jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_QUEUED);
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&j->mu);
 	}
 	if (jobq__pool_push(&q->pool, j->prio, jobq__job_run, j)) {
 		atomic_fetch_add_explicit(&q->reg.timer_pushed, 1, memory_order_relaxed);
@@ -716,12 +740,12 @@ void jobq__registry_stats(struct jobq__registry *r, struct jobq__reg_stats *out)
 		pthread_mutex_lock(&s->mu);
 		out->submitted += s->submitted;
 		out->pushed += s->pushed;
-		out->succeeded += s->succeeded;
-		out->failed += s->failed;
-		out->retried += s->retried;
-		out->cancelled += s->cancelled;
-		out->dead += s->dead;
 		pthread_mutex_unlock(&s->mu);
+		out->succeeded += atomic_load_explicit(&s->succeeded, memory_order_relaxed);
+		out->failed += atomic_load_explicit(&s->failed, memory_order_relaxed);
+		out->retried += atomic_load_explicit(&s->retried, memory_order_relaxed);
+		out->cancelled += atomic_load_explicit(&s->cancelled, memory_order_relaxed);
+		out->dead += atomic_load_explicit(&s->dead, memory_order_relaxed);
 	}
 	out->pushed += atomic_load(&r->timer_pushed);
 	pthread_mutex_lock(&r->fin_mu);

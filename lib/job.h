@@ -29,7 +29,7 @@ struct jobq__kept {
 	int64_t at; /* settled, jobq__clock_coarse */
 };
 
-/* Record flags (j->flags, written under the shard lock). */
+/* Record flags (j->flags, written under the record's lock). */
 enum {
 	JOB_RETRY_TIMEOUTS = 1, /* a failure past the timeout is retryable */
 	JOB_RETRY_AFTER = 2,    /* retry_after_ms overrides the backoff for this attempt */
@@ -48,6 +48,9 @@ struct jobq__job {
 	struct jobq__key *key;  /* idempotency key held, or NULL */
 	struct jobq__job *link; /* on the dead-letter list, the spare list or a sweep */
 	int64_t created_ns, started_ns, finished_ns;
+	/* Guards the fields that change once the record is registered (job.c says which);
+	 * taken after the shard's mutex when both are held. */
+	pthread_mutex_t mu;
 	/* timer.due is the run time while SCHEDULED and the soft deadline (monotonic, 0 = none)
 	 * while RUNNING. */
 	struct jobq__timer timer;
@@ -75,7 +78,9 @@ struct jobq_ctx {
 struct jobq__shard {
 	alignas(JOBQ_CACHELINE) pthread_mutex_t mu;
 	struct jobq__idtab table; /* records by id */
-	uint64_t submitted, pushed, succeeded, failed, retried, cancelled, dead;
+	uint64_t submitted, pushed; /* under mu */
+	/* Counted by the workers as jobs end, without mu: a line of their own. */
+	alignas(JOBQ_CACHELINE) _Atomic uint64_t succeeded, failed, retried, cancelled, dead;
 };
 
 struct jobq__registry {
@@ -147,7 +152,7 @@ void jobq__job_run(void *job);
 /* The timer's fire function for jobs (see jobq__fire_fn). */
 bool jobq__job_due(struct jobq__timer *t, void *owner);
 /* Cancels job j if it is waiting; flags it if it runs. 0 or JOBQ_EBUSY (already ended).
- * Caller holds j's shard lock, which this releases. */
+ * Caller holds j's shard lock and j->mu, which this releases. */
 int jobq__job_cancel_locked(struct jobq__job *j);
 /* Cancels every waiting job and flags every running one (JOBQ_CANCEL shutdown). */
 void jobq__jobs_cancel_all(jobq_t *q);
@@ -159,10 +164,10 @@ void jobq__job_unref(struct jobq__job *j);
 /* Wakes jobq_wait callers if there are any. */
 void jobq__wake_waiters(struct jobq__registry *r);
 
-/* Fills *st from j. Caller holds j's shard lock. */
+/* Fills *st from j. Caller holds j->mu. */
 void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st);
 /* Tells subscribers that j is in state (kind JOBQ_EV_STATE) or reported progress
- * (JOBQ_EV_PROGRESS). Caller holds j's shard lock, which keeps one job's events in order; the
+ * (JOBQ_EV_PROGRESS). Caller holds j->mu, which keeps one job's events in order; the
  * state is passed in because a worker may already have moved the job on by CAS. */
 void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state);
 

@@ -3,8 +3,9 @@
  * jobq_wait, jobq_wait_many) and what the job sees of itself (jobq_ctx_*).
  *
  * Threads: host calls from any thread; jobq_ctx_* only from the job's own thread while its
- * function runs. Every read of a record is a copy taken under its shard's mutex, so a caller
- * never holds a pointer into a record that a worker may free. Waiters sleep on wait_mu/wait_cv
+ * function runs. Every read of a record is a copy taken under its shard's mutex (which keeps
+ * it registered) and its own (which keeps its fields still), so a caller never holds a pointer
+ * into a record that a worker may free. Waiters sleep on wait_mu/wait_cv
  * and look records up with wait_mu held (wait_mu before a shard mutex).
  */
 #include <stdarg.h>
@@ -16,7 +17,8 @@
 #include "hb.h"
 #include "os.h"
 
-/* Looks up id with its shard locked; returns NULL (and unlocks) if it is unknown. */
+/* Looks up id with its shard and then the record locked; returns NULL (and unlocks) if it is
+ * unknown. */
 static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
 {
 	struct jobq__shard *s = jobq__shard_of(r, id);
@@ -24,14 +26,17 @@ static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
 	jobq__retain(r, NULL); /* forget what is past its age first, so no caller sees it */
 	pthread_mutex_lock(&s->mu);
 	j = jobq__idtab_get(&s->table, id);
-	if (!j)
+	if (j)
+		pthread_mutex_lock(&j->mu);
+	else
 		pthread_mutex_unlock(&s->mu);
 	return j;
 }
 
-static void unlock_of(struct jobq__registry *r, uint64_t id)
+static void unlock_found(struct jobq__registry *r, struct jobq__job *j)
 {
-	pthread_mutex_unlock(&jobq__shard_of(r, id)->mu);
+	pthread_mutex_unlock(&j->mu);
+	pthread_mutex_unlock(&jobq__shard_of(r, j->id)->mu);
 }
 
 int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
@@ -43,7 +48,7 @@ int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
 	if (!j)
 		return JOBQ_ENOENT;
 	jobq__snapshot(j, out);
-	unlock_of(&q->reg, id);
+	unlock_found(&q->reg, j);
 	return 0;
 }
 
@@ -61,7 +66,7 @@ int jobq_result(jobq_t *q, uint64_t id, void *buf, size_t cap, size_t *len)
 		rc = JOBQ_ENOSPC;
 	else if (j->result_len)
 		memcpy(buf, j->result, j->result_len);
-	unlock_of(&q->reg, id);
+	unlock_found(&q->reg, j);
 	return rc;
 }
 
@@ -88,7 +93,7 @@ static int settled(struct jobq__registry *r, uint64_t id, jobq_status_t *out)
 		JOBQ_HB_AFTER(&j->settled); /* what the ender did, callbacks included */
 	if (done && out)
 		jobq__snapshot(j, out);
-	unlock_of(r, id);
+	unlock_found(r, j);
 	return done;
 }
 
@@ -188,16 +193,15 @@ int jobq_ctx_cancelled(const jobq_ctx_t *ctx)
 	return 0;
 }
 
-/* Replaces *slot (guarded by j's shard lock) with fresh, freeing the old value. */
+/* Replaces *slot (guarded by j->mu) with fresh, freeing the old value. */
 static void swap_locked(struct jobq__job *j, void **slot, void *fresh, uint32_t *len, uint32_t n)
 {
-	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&j->mu);
 	void *old = *slot;
 	*slot = fresh;
 	if (len)
 		*len = n;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&j->mu);
 	jobq__free(old);
 }
 
@@ -209,13 +213,12 @@ int jobq_ctx_progress(jobq_ctx_t *ctx, int percent, const char *text)
 	char *copy = NULL;
 	if (text && !(copy = jobq__strdup(text)))
 		return JOBQ_ENOMEM;
-	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&j->mu);
 	j->percent = (int8_t)(percent < 0 ? 0 : percent > 100 ? 100 : percent);
 	char *old = j->progress;
 	j->progress = copy;
 	jobq__job_emit(j, JOBQ_EV_PROGRESS, JOBQ_RUNNING);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&j->mu);
 	jobq__free(old);
 	return 0;
 }
@@ -259,10 +262,9 @@ int jobq_ctx_retry_after(jobq_ctx_t *ctx, unsigned ms)
 	if (!ctx)
 		return JOBQ_EINVAL;
 	struct jobq__job *j = ctx->job;
-	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&j->mu);
 	j->retry_after_ms = ms;
 	j->flags |= JOB_RETRY_AFTER;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&j->mu);
 	return 0;
 }
