@@ -473,8 +473,8 @@ void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
 
 void jobq__wake_waiters(struct jobq__registry *r)
 {
-	/* seq_cst pairs with the waiter's increment of nwaiters before it looks at the record
-	 * (under the shard lock that the settler released just before). */
+	/* seq_cst pairs with the waiter's increment of nwaiters before it looks at the record's
+	 * settled flag (jobq_wait, under the record's lock). */
 	if (atomic_load(&r->nwaiters)) {
 		pthread_mutex_lock(&r->wait_mu);
 		pthread_cond_broadcast(&r->wait_cv);
@@ -532,9 +532,9 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 }
 
 /*
- * Claims a waiting job for cancellation. Caller holds j's shard lock or j->mu. Returns 0 when it was not
- * waiting, 1 when this thread won it and the ring or the timer still holds its reference, 2 when
- * it won it and took the reference from the timer's heap.
+ * Claims a waiting job for cancellation. Caller holds j->mu. Returns 0 when it was not waiting,
+ * 1 when this thread won it and the ring or the timer still holds its reference, 2 when it won
+ * it and took the reference from the timer's heap.
  */
 static int claim_waiting(struct jobq__job *j)
 {
