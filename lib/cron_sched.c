@@ -15,11 +15,12 @@
  * the last reference runs the host's arg_free.
  *
  * Threads and locks: one mutex (crons.mu) guards the table and every entry. It is taken before
- * a job's shard and record locks and before the timer's mutex (a firing submits a job and re-arms its entry
- * while holding it), never after: no job, timer or pool code calls in here with a lock held,
- * and the callbacks that do (the completion trampoline) run with none. The host's callbacks and
- * arg_free never run under crons.mu. Firings run in the timer thread, or in the caller of
- * jobq_clock_advanced with a custom clock; jobq_submit is asked never to block or run the job.
+ * a job's shard and record locks and before the timer's mutex (a firing submits a job and
+ * re-arms its entry while holding it), never after: no job, timer or pool code calls in here
+ * with a lock held, and the callbacks that do (the completion trampoline) run with none. The
+ * host's callbacks and arg_free never run under crons.mu. Firings run in the timer thread, or in
+ * the caller of jobq_clock_advanced with a custom clock; jobq_submit is asked never to block or
+ * run the job.
  *
  * Who owns an entry: `armed` says the timer has it (in its heap, or taken out to be fired). The
  * API removes it from the heap under crons.mu; when it is already taken (jobq__sched_remove
