@@ -24,10 +24,10 @@
  *
  * Threads and locks: a shard's mutex (id % 16) guards its id table and its submitted and pushed
  * counts; the other counts are atomics that the workers add to as jobs end. A record's own mutex
- * (mu) guards the fields that change once it is registered (attempt, code, the times but
- * created_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's due
- * and realtime); state, cancel, refs and settled are atomics, and the rest is written before
- * the record is registered and never again. A lookup by id holds the shard mutex and then the
+ * (mu) guards the fields that change once it is registered (attempt, code, started_ns and
+ * finished_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's due
+ * and realtime); state, cancel, refs and settled are atomics, link belongs to the list that
+ * holds the record, and the rest is written before the record is registered. A lookup by id holds the shard mutex and then the
  * record's; a worker running or ending a job takes the record's alone, so it does not meet the
  * submitter on the shard's line. A thread holds at most one shard mutex and one record mutex;
  * the timer's and the key table's mutexes may be taken inside them, never the other way round;
@@ -219,9 +219,9 @@ int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *op
 		free_record(j);
 		return JOBQ_ENOMEM;
 	}
-	/* Relaxed: ids need only be unique; the shard lock publishes the record (the ring's or the
-	 * timer's hand-off, to the worker that runs it). Taking the id
-	 * here lets jobq_submit know it without touching a record that may already be gone. */
+	/* Relaxed: ids need only be unique; the shard lock publishes the record to lookups, the
+	 * ring's or the timer's hand-off to the worker that runs it. Taking the id here lets
+	 * jobq_submit know it without touching a record that may already be gone. */
 	j->id = atomic_fetch_add_explicit(&q->reg.next_id, 1, memory_order_relaxed);
 	j->fn = fn;
 	j->arg = arg;
@@ -559,14 +559,15 @@ int jobq__job_cancel_locked(struct jobq__job *j)
 {
 	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
 	int state = atomic_load(&j->state);
+	bool ended = state == JOBQ_SUCCEEDED || state == JOBQ_DEAD || state == JOBQ_CANCELLED;
 	int won = 0;
-	if (state != JOBQ_SUCCEEDED && state != JOBQ_DEAD && state != JOBQ_CANCELLED) {
+	if (!ended) {
 		atomic_store(&j->cancel, 1);
 		won = claim_waiting(j);
 	}
 	pthread_mutex_unlock(&j->mu);
 	pthread_mutex_unlock(&s->mu);
-	if (state == JOBQ_SUCCEEDED || state == JOBQ_DEAD || state == JOBQ_CANCELLED)
+	if (ended)
 		return JOBQ_EBUSY;
 	end_claimed(j, won);
 	return 0;
