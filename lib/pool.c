@@ -466,9 +466,7 @@ static bool drained(struct jobq__pool *p)
 	 * that sees none held then sees its push. */
 	if ((p->held && atomic_load(p->held)) || atomic_load(&p->gate))
 		return false;
-	uint64_t pushed = 0, done;
-	for (unsigned i = 0; i < JOBQ__NPRIO; i++)
-		pushed += jobq__ring_pushed(&p->rings[i]);
+	uint64_t all = pushed(p), done;
 	pthread_mutex_lock(&p->ctl);
 	done = p->done_reaped;
 	for (struct jobq__worker *w = p->workers; w; w = w->next) {
@@ -476,7 +474,7 @@ static bool drained(struct jobq__pool *p)
 		JOBQ_HB_AFTER(&w->done);
 	}
 	pthread_mutex_unlock(&p->ctl);
-	return done == pushed;
+	return done == all;
 }
 
 int jobq__pool_drain(struct jobq__pool *p, int64_t deadline_ns)
