@@ -27,12 +27,12 @@
  * (mu) guards the fields that change once it is registered (attempt, code, started_ns and
  * finished_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's due
  * and realtime); state, cancel, refs and settled are atomics, link belongs to the list that
- * holds the record, and the rest is written before the record is registered. A lookup by id holds the shard mutex and then the
- * record's; a worker running or ending a job takes the record's alone, so it does not meet the
- * submitter on the shard's line. A thread holds at most one shard mutex and one record mutex;
- * the timer's and the key table's mutexes may be taken inside them, never the other way round;
- * fin_mu, spare_mu and wait_mu are never held with them, except that wait_mu is held around
- * lookups. Callbacks run with no lock held.
+ * holds the record, and the rest is written before the record is registered. A lookup by id
+ * holds the shard mutex and then the record's; a worker running or ending a job takes the
+ * record's alone, so it does not meet the submitter on the shard's line. A thread holds at
+ * most one shard mutex and one record mutex; the timer's and the key table's mutexes may be
+ * taken inside them, never the other way round; fin_mu, spare_mu and wait_mu are never held
+ * with them, except that wait_mu is held around lookups. Callbacks run with no lock held.
  *
  * Not taken: one registry lock (every submit and status would serialise on it), and records
  * owned by the caller (a worker could free what the caller still reads: ids avoid that).

@@ -38,8 +38,9 @@
  *   - A worker back from a park (woken, or its last look saw work) searches again, as a
  *     searcher (counted as one before it clears the waking flag). Taking an item with the
  *     plain pop instead lost a wake-up: producers that saw it searching woke nobody, it took
- *     one of their items and handed nothing on, and the rest waited while a worker slept (found by valgrind, a hang in test_executor; reproduced and
- *     fixed in the Promela model, hardening/parkwake.pml).
+ *     one of their items and handed nothing on, and the rest waited while a worker slept
+ *     (found by valgrind, a hang in test_executor; reproduced and fixed in the Promela model,
+ *     hardening/parkwake.pml).
  * An idle pool has every worker in futex_wait with no timeout: no CPU, no wake-ups.
  *
  * Priorities: three rings; each worker takes from them in a fixed cycle of seven picks (high
