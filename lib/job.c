@@ -100,10 +100,20 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 
 /*
  * Spare records. Records are put back in chains (a retention prune frees hundreds at once) and
- * taken one at a time, both under spare_mu. A spare record's mutex is destroyed (strip) and
- * made again when it is taken. Under AddressSanitizer a spare record is poisoned,
- * so a use after its end is still caught until the record is reused.
+ * taken one at a time, both under spare_mu. A spare record keeps its mutex (unlocked): a reuse
+ * clears only the body after it, and the mutex is destroyed when the memory goes back to
+ * malloc (drop). Under AddressSanitizer a spare record is poisoned, so a use after its end is
+ * still caught until the record is reused.
  */
+#define RECORD_BODY offsetof(struct jobq__job, id)
+
+/* Gives a stripped record's memory back to malloc. */
+static void drop(struct jobq__job *j)
+{
+	pthread_mutex_destroy(&j->mu);
+	jobq__free(j);
+}
+
 static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct jobq__job *last,
 		      unsigned n)
 {
@@ -123,7 +133,7 @@ static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct 
 	pthread_mutex_unlock(&r->spare_mu);
 	for (struct jobq__job *j = room ? NULL : first, *next; j; j = next) {
 		next = j == last ? NULL : j->link;
-		jobq__free(j);
+		drop(j);
 	}
 }
 
@@ -137,21 +147,18 @@ static struct jobq__job *spare_take(struct jobq__registry *r)
 		r->nspare--;
 	}
 	pthread_mutex_unlock(&r->spare_mu);
-	if (!j) {
-		j = jobq__calloc(1, sizeof *j);
-	} else {
-		JOBQ_HB_RECYCLED(j, sizeof *j);
-		memset(j, 0, sizeof *j);
-	}
-	if (j)
+	if (j) {
+		JOBQ_HB_RECYCLED((char *)j + RECORD_BODY, sizeof *j - RECORD_BODY);
+		memset((char *)j + RECORD_BODY, 0, sizeof *j - RECORD_BODY);
+	} else if ((j = jobq__calloc(1, sizeof *j))) {
 		pthread_mutex_init(&j->mu, NULL);
+	}
 	return j;
 }
 
 /* Frees what a record owns; the record itself is then spare. */
 static void strip(struct jobq__job *j)
 {
-	pthread_mutex_destroy(&j->mu);
 	jobq__free(j->name);
 	jobq__free(j->error);
 	jobq__free(j->progress);
@@ -189,7 +196,7 @@ void jobq__registry_fini(struct jobq__registry *r)
 		JOBQ__IDTAB_EACH(t, k) {
 			struct jobq__job *j = t->e[k].rec;
 			strip(j);
-			jobq__free(j);
+			drop(j);
 		}
 		jobq__idtab_fini(t);
 		pthread_mutex_destroy(&r->shards[i].mu);
@@ -199,7 +206,7 @@ void jobq__registry_fini(struct jobq__registry *r)
 		struct jobq__job *j = r->spare;
 		ASAN_UNPOISON_MEMORY_REGION(j, sizeof *j);
 		r->spare = j->link;
-		jobq__free(j);
+		drop(j);
 	}
 	pthread_mutex_destroy(&r->spare_mu);
 	pthread_mutex_destroy(&r->fin_mu);

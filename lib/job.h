@@ -36,6 +36,10 @@ enum {
 };
 
 struct jobq__job {
+	/* Guards the fields that change once the record is registered (job.c says which);
+	 * taken after the shard's mutex when both are held. First, and kept alive while the
+	 * record is spare, so that reuse clears only what follows it (RECORD_BODY). */
+	pthread_mutex_t mu;
 	uint64_t id;
 	jobq_t *q;
 	jobq_fn fn;
@@ -48,9 +52,6 @@ struct jobq__job {
 	struct jobq__key *key;  /* idempotency key held, or NULL */
 	struct jobq__job *link; /* on the dead-letter list, the spare list or a sweep */
 	int64_t created_ns, started_ns, finished_ns;
-	/* Guards the fields that change once the record is registered (job.c says which);
-	 * taken after the shard's mutex when both are held. */
-	pthread_mutex_t mu;
 	/* timer.due is the run time while SCHEDULED and the soft deadline (monotonic, 0 = none)
 	 * while RUNNING. */
 	struct jobq__timer timer;
