@@ -112,7 +112,7 @@ soak: $(BUILD)/hardening/soak
 VG := valgrind -q --error-exitcode=1 --suppressions=hardening/valgrind.supp
 VG_ENV := CK_FORK=no JOBQ_STRESS_TOTAL=4000 JOBQ_TEST_QUICK=1 JOBQ_BUILD=$(BUILD)
 VG_THREAD_TESTS := test_executor test_events test_retry test_stress test_oom test_oom_sweep \
-	test_cron_sched test_cron
+	test_cron_sched test_cron test_walltime
 
 valgrind: memcheck helgrind
 

@@ -52,6 +52,14 @@ static inline int64_t jobq__now(jobq_t *q, bool realtime)
 	return jobq__clock_now(&q->clock, realtime);
 }
 
+/* A record's timestamp: the wall-clock time, but not before prev (two threads' readings of
+ * jobq__walltime are ordered only to within its error). */
+static inline int64_t jobq__stamp(jobq_t *q, int64_t prev)
+{
+	int64_t t = jobq__clock_stamp(&q->clock);
+	return t > prev ? t : prev;
+}
+
 /* A random 64-bit number for jitter: splitmix64 over a per-executor sequence, so it is
  * thread-safe and needs no global state. Not for anything that must be unpredictable. */
 static inline uint64_t jobq__random(jobq_t *q)

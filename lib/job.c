@@ -244,7 +244,7 @@ int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *op
 	j->backoff_factor = (float)(opts->backoff.factor ? opts->backoff.factor : q->backoff.factor);
 	j->flags = opts->retry_timeouts ? JOB_RETRY_TIMEOUTS : 0;
 	j->timer.idx = JOBQ__TIMER_IDLE;
-	j->created_ns = jobq__now(q, true);
+	j->created_ns = jobq__stamp(q, 0);
 
 	int state = JOBQ_QUEUED;
 	if (opts->delay_ms || opts->run_at_ns) {
@@ -357,7 +357,7 @@ void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state
 		.attempt = j->attempt,
 		.code = j->code,
 		.percent = j->percent,
-		.time_ns = jobq__now(j->q, true),
+		.time_ns = jobq__stamp(j->q, 0),
 	};
 	if (kind == JOBQ_EV_PROGRESS && j->progress)
 		strncpy(ev.text, j->progress, sizeof ev.text - 1);
@@ -503,7 +503,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 	pthread_mutex_lock(&j->mu);
 	atomic_store_explicit(&j->state, state, memory_order_relaxed);
 	j->code = code;
-	j->finished_ns = jobq__now(q, true);
+	j->finished_ns = jobq__stamp(q, j->started_ns ? j->started_ns : j->created_ns);
 	if (j->on_done || (dead && q->on_dead))
 		jobq__snapshot(j, &st);
 	struct jobq__key *key = j->key;
@@ -670,7 +670,7 @@ void jobq__job_run(void *job)
 	}
 	pthread_mutex_lock(&j->mu);
 	j->attempt++;
-	j->started_ns = jobq__now(q, true);
+	j->started_ns = jobq__stamp(q, j->created_ns);
 	j->timer.due = j->timeout_ms ? jobq__now(q, false) + j->timeout_ms * MS : 0;
 	j->flags &= (uint8_t)~JOB_RETRY_AFTER;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_RUNNING);

@@ -1,0 +1,166 @@
+/*
+ * walltime.c: CLOCK_REALTIME at about 10 ns a reading where clock_gettime takes 23 (the
+ * machines in docs/BENCHMARKS.md); a tracked job reads it three times. Any thread.
+ *
+ * Where the kernel itself keeps time with the time-stamp counter (its clocksource is "tsc":
+ * the counter is invariant and the same on every CPU), a reading is the last anchor (a TSC
+ * value and the clock_gettime reading taken with it) plus the ticks since, times the rate
+ * measured between the last two anchors. An anchor older than ANCHOR_NS is replaced by the
+ * reader that finds it so (one at a time, by a try-lock; the others read clock_gettime
+ * meanwhile), which is how a wall-clock step or a change of NTP's slew is followed within a
+ * millisecond. A rate that differs from the one before by more than MAX_DRIFT_PPM (a step
+ * fell between the anchors, or a read was interrupted) is not used: readings go to
+ * clock_gettime until two intervals agree again. Elsewhere (another clocksource, another
+ * architecture) every reading is clock_gettime.
+ *
+ * The anchor is a sequence lock: the writer makes seq odd, writes, makes it even; a reader that
+ * sees it odd or changed reads clock_gettime instead of waiting. Its fields are relaxed atomics,
+ * so the race a sequence lock is made of is not a data race.
+ *
+ * Not taken: the kernel's own scale (through a perf_event page: needs a perf event, which the
+ * host may forbid), and CLOCK_REALTIME_COARSE (a tick, 4 ms, hides a job's run time).
+ */
+#include "walltime.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hb.h"
+#include "os.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define HAVE_TSC 1
+#else
+#define HAVE_TSC 0
+#endif
+
+#define ANCHOR_NS 1000000     /* an anchor is replaced after a millisecond */
+#define MAX_DRIFT_PPM 100     /* two intervals' rates agree to this */
+#define MAX_READ_NS 200       /* a clock_gettime bracketed by more ticks than this was cut */
+#define MAX_GHZ 8             /* before the rate is known, ticks are taken as this fast */
+
+static struct {
+	_Atomic uint32_t seq;  /* odd while the anchor is written */
+	_Atomic uint64_t tsc;  /* the anchor: a TSC value ... */
+	_Atomic int64_t real;  /* ... and CLOCK_REALTIME then */
+	_Atomic uint64_t mult; /* nanoseconds per tick << 32; 0 until two intervals agree */
+	_Atomic uint64_t life; /* ticks in ANCHOR_NS (0 while mult is 0) */
+	atomic_flag busy;      /* held by the thread replacing the anchor */
+	uint64_t rate;         /* the last interval's rate, like mult; under busy */
+	_Atomic bool usable;   /* the kernel keeps time with the TSC (set once, by wt_probe) */
+} wt = {.busy = ATOMIC_FLAG_INIT};
+
+static pthread_once_t wt_once = PTHREAD_ONCE_INIT;
+
+/* Decides whether the TSC may be used: where the kernel keeps time with it. */
+static void wt_probe(void)
+{
+	/* helgrind sees neither the sequence lock nor the busy flag as the locks they are. */
+	JOBQ_HB_ATOMIC(&wt, sizeof wt);
+	if (!HAVE_TSC)
+		return;
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
+	char name[32] = "";
+	if (!f)
+		return;
+	if (fgets(name, sizeof name, f))
+		atomic_store_explicit(&wt.usable, strcmp(name, "tsc\n") == 0, memory_order_relaxed);
+	fclose(f);
+}
+
+static inline uint64_t ticks(void)
+{
+#if HAVE_TSC
+	return __rdtsc();
+#else
+	return 0;
+#endif
+}
+
+static uint64_t relaxed_u64(_Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+/* True when the two rates agree to MAX_DRIFT_PPM. */
+static bool agree(uint64_t a, uint64_t b)
+{
+	uint64_t d = a > b ? a - b : b - a;
+	return (unsigned __int128)d * 1000000 <= (unsigned __int128)b * MAX_DRIFT_PPM;
+}
+
+/* True when an anchor taken at real may be replaced by one taken at now: it is a millisecond
+ * old, or the clock stepped back past it. */
+static bool due(int64_t real, int64_t now)
+{
+	return now - real >= ANCHOR_NS || now < real;
+}
+
+/* Reads clock_gettime and, when the reading is clean and the anchor due, makes it the anchor. */
+static int64_t reanchor(void)
+{
+	uint64_t t0 = ticks();
+	int64_t real = jobq__os_now(CLOCK_REALTIME);
+	uint64_t t1 = ticks();
+	uint64_t mult = relaxed_u64(&wt.mult);
+	uint64_t max_read = mult ? ((uint64_t)MAX_READ_NS << 32) / mult : MAX_READ_NS * MAX_GHZ;
+	if (t1 <= t0 || t1 - t0 > max_read)
+		return real; /* cut by an interrupt: not an anchor */
+	if (!due(atomic_load_explicit(&wt.real, memory_order_relaxed), real) &&
+	    relaxed_u64(&wt.tsc))
+		return real;
+	if (atomic_flag_test_and_set_explicit(&wt.busy, memory_order_acquire))
+		return real; /* another thread is at it */
+
+	/* The anchor is this thread's to change now; read it again. */
+	uint64_t at = relaxed_u64(&wt.tsc);
+	int64_t at_real = atomic_load_explicit(&wt.real, memory_order_relaxed);
+	uint64_t tsc = t0 + (t1 - t0) / 2;
+	if (!at || due(at_real, real)) {
+		uint64_t rate = 0;
+		if (at && tsc > at && real > at_real)
+			rate = (uint64_t)(((unsigned __int128)(real - at_real) << 32) / (tsc - at));
+		mult = rate && wt.rate && agree(rate, wt.rate) ? rate : 0;
+		wt.rate = rate;
+		uint32_t s = atomic_load_explicit(&wt.seq, memory_order_relaxed);
+		atomic_store_explicit(&wt.seq, s + 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+		atomic_store_explicit(&wt.tsc, tsc, memory_order_relaxed);
+		atomic_store_explicit(&wt.real, real, memory_order_relaxed);
+		atomic_store_explicit(&wt.mult, mult, memory_order_relaxed);
+		atomic_store_explicit(&wt.life, mult ? ((uint64_t)ANCHOR_NS << 32) / mult : 0,
+				      memory_order_relaxed);
+		atomic_store_explicit(&wt.seq, s + 2, memory_order_release);
+	}
+	atomic_flag_clear_explicit(&wt.busy, memory_order_release);
+	return real;
+}
+
+int64_t jobq__walltime(void)
+{
+	pthread_once(&wt_once, wt_probe);
+	if (!atomic_load_explicit(&wt.usable, memory_order_relaxed))
+		return jobq__os_now(CLOCK_REALTIME);
+	uint32_t s = atomic_load_explicit(&wt.seq, memory_order_acquire);
+	uint64_t now = ticks();
+	uint64_t at = relaxed_u64(&wt.tsc), mult = relaxed_u64(&wt.mult), life = relaxed_u64(&wt.life);
+	int64_t real = atomic_load_explicit(&wt.real, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if ((s & 1) || atomic_load_explicit(&wt.seq, memory_order_relaxed) != s)
+		return jobq__os_now(CLOCK_REALTIME); /* being replaced */
+	uint64_t d = now - at; /* huge if the counter read before the anchor: then stale */
+	if (d < life)
+		return real + (int64_t)(((unsigned __int128)d * mult) >> 32);
+	return reanchor();
+}
+
+bool jobq__walltime_interpolating(void)
+{
+	pthread_once(&wt_once, wt_probe);
+	return atomic_load_explicit(&wt.usable, memory_order_relaxed) && relaxed_u64(&wt.mult) != 0;
+}
