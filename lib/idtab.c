@@ -91,6 +91,12 @@ void *jobq__idtab_get(const struct jobq__idtab *t, uint64_t id)
 	return find(t, id, &i) ? t->e[i].rec : NULL;
 }
 
+void jobq__idtab_prefetch(const struct jobq__idtab *t, uint64_t id)
+{
+	if (t->e)
+		__builtin_prefetch(&t->e[home(t, id)], 1);
+}
+
 void *jobq__idtab_del(struct jobq__idtab *t, uint64_t id)
 {
 	uint32_t hole;

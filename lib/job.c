@@ -427,6 +427,8 @@ static void forget(struct jobq__registry *r, const struct jobq__kept *v, unsigne
 		struct jobq__shard *s = &r->shards[k];
 		pthread_mutex_lock(&s->mu);
 		for (unsigned i = start[k]; i < start[k + 1]; i++)
+			jobq__idtab_prefetch(&s->table, v[order[i]].id);
+		for (unsigned i = start[k]; i < start[k + 1]; i++)
 			jobq__idtab_del(&s->table, v[order[i]].id);
 		pthread_mutex_unlock(&s->mu);
 	}
