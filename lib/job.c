@@ -297,7 +297,7 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 		/* rc is JOBQ_ENOMEM */
 	} else if (scheduled) {
 		rc = jobq__sched_add(&q->sched, &j->timer);
-	} else if (!inline_run && !jobq__pool_push(&q->pool, j->prio, jobq__job_run, j)) {
+	} else if (!inline_run && !jobq__pool_push_quiet(&q->pool, j->prio, jobq__job_run, j)) {
 		rc = JOBQ_EAGAIN;
 	}
 	if (rc == 0) {
@@ -311,6 +311,8 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	if (tell)
 		pthread_mutex_unlock(&j->mu);
 	pthread_mutex_unlock(&s->mu);
+	if (rc == 0 && !scheduled && !inline_run)
+		jobq__pool_kick(&q->pool); /* j may have run and been freed: only q is read */
 	return rc;
 }
 

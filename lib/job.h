@@ -143,9 +143,10 @@ void jobq__job_discard(struct jobq__job *j);
 
 /*
  * Registers j and puts it where it waits: the timer for a SCHEDULED job, ring prio for a
- * QUEUED one (under the shard lock, so nobody sees a record whose push then fails), or nowhere
- * with inline_run (the caller runs jobq__job_run itself). Returns 0, JOBQ_EAGAIN (ring full:
- * nothing was registered) or JOBQ_ENOMEM.
+ * QUEUED one (under the shard lock, so nobody sees a record whose push then fails; the wake
+ * of a worker comes after the lock), or nowhere with inline_run (the caller runs
+ * jobq__job_run itself). Returns 0, JOBQ_EAGAIN (ring full: nothing was registered) or
+ * JOBQ_ENOMEM.
  */
 int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run);
 /* The ring item of a tracked job: runs one attempt (or drops it if it was cancelled). */

@@ -414,16 +414,26 @@ void jobq__pool_leave(struct jobq__pool *p)
 		notify_drain(p);
 }
 
-bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
+bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
 {
-	if (!jobq__ring_push(&p->rings[prio], fn, arg))
-		return false;
+	return jobq__ring_push(&p->rings[prio], fn, arg);
+}
+
+void jobq__pool_kick(struct jobq__pool *p)
+{
 	JOBQ_CHAOS_POINT(); /* pushed, no wake decided yet */
 	/* Pairs with the searcher's seq_cst decrement of nsearching (see the top of the file). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&p->nsearching, memory_order_relaxed) == 0 &&
 	    atomic_load_explicit(&p->nsleepers, memory_order_relaxed) > 0)
 		wake_once(p);
+}
+
+bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
+{
+	if (!jobq__pool_push_quiet(p, prio, fn, arg))
+		return false;
+	jobq__pool_kick(p);
 	return true;
 }
 

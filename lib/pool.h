@@ -65,6 +65,11 @@ int jobq__pool_enter(struct jobq__pool *p);
 void jobq__pool_leave(struct jobq__pool *p);
 /* Pushes and wakes a worker if one is needed; false when that ring is full. */
 bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
+/* jobq__pool_push in two halves, for a caller that pushes under a lock of its own: the push,
+ * then, once that lock is released (and before jobq__pool_leave), the wake it may need. A
+ * futex wake takes microseconds; no one should wait for that lock meanwhile. */
+bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
+void jobq__pool_kick(struct jobq__pool *p);
 /* Waits until a worker takes an item from ring prio, or until deadline_ns (monotonic; 0 = none). 0 or
  * JOBQ_ETIMEDOUT. */
 int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_ns);
