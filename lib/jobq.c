@@ -180,10 +180,11 @@ static int place(jobq_t *q, unsigned prio, jobq_task_fn fn, void *arg, struct jo
 		 jobq_full_policy_t policy, unsigned timeout_ms)
 {
 	int64_t deadline = -1;
+	bool last = false; /* the deadline passed: one more try, then JOBQ_EAGAIN */
 	for (;;) {
 		int rc = j ? jobq__job_publish(q, j, 0)
 			   : jobq__pool_push(&q->pool, prio, fn, arg) ? 0 : JOBQ_EAGAIN;
-		if (rc != JOBQ_EAGAIN)
+		if (rc != JOBQ_EAGAIN || last)
 			return rc;
 		if (policy == JOBQ_FULL_FAIL)
 			return JOBQ_EAGAIN;
@@ -191,8 +192,9 @@ static int place(jobq_t *q, unsigned prio, jobq_task_fn fn, void *arg, struct jo
 			break;
 		if (deadline < 0)
 			deadline = timeout_ms ? jobq__os_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000 : 0;
-		if (jobq__pool_wait_room(&q->pool, prio, deadline) == JOBQ_ETIMEDOUT)
-			return JOBQ_EAGAIN;
+		/* The wait ends when a quarter of the ring is free, so at the deadline a slot may
+		 * be free all the same. */
+		last = jobq__pool_wait_room(&q->pool, prio, deadline) == JOBQ_ETIMEDOUT;
 	}
 	if (j) {
 		int rc = jobq__job_publish(q, j, 1);

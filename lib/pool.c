@@ -43,6 +43,12 @@
  *     hardening/parkwake.pml).
  * An idle pool has every worker in futex_wait with no timeout: no CPU, no wake-ups.
  *
+ * Room (JOBQ_FULL_BLOCK): a producer that found its ring full registers (nroom_waiters), looks
+ * again and sleeps on room_word until a quarter of the ring is free; the pop that first sees
+ * it so takes every registration (exchange to 0) and wakes them all. Waking on every pop, as
+ * before, made a futex_wake for each item popped while the woken producer was on its way
+ * back: one per 14 tracked jobs through a 4096-slot ring (make bench's back-pressure line).
+ *
  * Priorities: three rings; each worker takes from them in a fixed cycle of seven picks (high
  * first four times, normal first twice, low first once), so a low item waits at most a bounded
  * number of picks however busy the higher rings are.
@@ -137,6 +143,16 @@ static void wake_once(struct jobq__pool *p)
 		wake(p, 1);
 }
 
+/* A quarter of ring r (at least one slot) is free: what a producer blocked on a full ring
+ * waits for, so that it comes back to push a batch rather than to find the ring full again
+ * after one item. */
+static bool roomy(const struct jobq__ring *r)
+{
+	uint64_t cap = (uint64_t)r->mask + 1;
+	uint64_t want = cap / 4 ? cap / 4 : 1;
+	return jobq__ring_size(r) + want <= cap;
+}
+
 static uint64_t queued(struct jobq__pool *p)
 {
 	uint64_t n = 0;
@@ -181,24 +197,28 @@ static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn,
 	 * item pushed after jobq_pause returned (found by make valgrind: test_executor's
 	 * full_ring_fail_and_run). The flag is on the worker's own line. */
 	atomic_store(&w->looking, 1);
-	bool got = false;
+	struct jobq__ring *r = NULL;
 	if (!atomic_load(&p->paused)) {
 		const unsigned char *order = pick_order[w->pick % 7];
-		for (unsigned i = 0; i < JOBQ__NPRIO && !got; i++)
-			got = jobq__ring_pop(&p->rings[order[i]], fn, arg);
+		for (unsigned i = 0; i < JOBQ__NPRIO && !r; i++)
+			if (jobq__ring_pop(&p->rings[order[i]], fn, arg))
+				r = &p->rings[order[i]];
 	}
 	/* Release: pause's acquire load of looking == 0 comes after our pop is done. */
 	atomic_store_explicit(&w->looking, 0, memory_order_release);
-	if (got) {
+	if (r) {
 		w->pick++;
-		/* A producer blocked on a full ring registers before its last retry, so a seq_cst
-		 * load here either sees it or the producer sees our pop. */
-		if (atomic_load(&p->nroom_waiters)) {
+		/* A producer blocked on a full ring registers before its last look, so a seq_cst
+		 * load here either sees it or the producer sees our pop. The first pop that leaves
+		 * a quarter of a ring free takes every registration and wakes them all; the pops
+		 * after it, made while they are still on their way back, see none. */
+		if (atomic_load(&p->nroom_waiters) && roomy(r) &&
+		    atomic_exchange(&p->nroom_waiters, 0)) {
 			atomic_fetch_add(&p->room_word, 1);
 			futex_wake(&p->room_word, INT_MAX);
 		}
 	}
-	return got;
+	return r != NULL;
 }
 
 static void run(struct jobq__worker *w, jobq__item_fn fn, void *arg)
@@ -443,11 +463,12 @@ int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_n
 	uint32_t key = atomic_load(&p->room_word);
 	atomic_fetch_add(&p->nroom_waiters, 1);
 	/* Look once more after registering: a pop before our registration bumped no word. The
-	 * fence pairs with the seq_cst claim in jobq__ring_pop. */
+	 * fence pairs with the seq_cst claim in jobq__ring_pop. The registration is not taken
+	 * back: the pop that wakes takes them all, and one left by a producer that did not
+	 * sleep costs one futex_wake that finds nobody. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (jobq__ring_size(r) > r->mask)
+	if (!roomy(r))
 		futex_wait(&p->room_word, key, deadline_ns);
-	atomic_fetch_sub(&p->nroom_waiters, 1);
 	return deadline_ns && jobq__os_now(CLOCK_MONOTONIC) >= deadline_ns ? JOBQ_ETIMEDOUT : 0;
 }
 

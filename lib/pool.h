@@ -27,7 +27,8 @@ struct jobq__pool {
 	_Atomic int waking;        /* a wake is in flight (pool.c) */
 	_Atomic unsigned nworkers; /* nlive, for the spin cap (written under ctl) */
 
-	/* Producers waiting for room in a full ring. */
+	/* Producers waiting for room in a full ring: registrations, all taken by the pop that
+	 * wakes them (pool.c, pop). */
 	alignas(JOBQ_CACHELINE) _Atomic uint32_t room_word;
 	_Atomic int nroom_waiters;
 
@@ -70,8 +71,8 @@ bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void
  * futex wake takes microseconds; no one should wait for that lock meanwhile. */
 bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
 void jobq__pool_kick(struct jobq__pool *p);
-/* Waits until a worker takes an item from ring prio, or until deadline_ns (monotonic; 0 = none). 0 or
- * JOBQ_ETIMEDOUT. */
+/* Waits until a quarter of ring prio is free, or until deadline_ns (monotonic; 0 = none); may
+ * return early (the caller tries its push again). 0 or JOBQ_ETIMEDOUT. */
 int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_ns);
 /* Runs fn(arg) in the calling thread as if on a worker (jobq__pool_current() sees the pool). */
 void jobq__pool_run_inline(struct jobq__pool *p, jobq__item_fn fn, void *arg);
