@@ -10,8 +10,8 @@
  * meanwhile), which is how a wall-clock step or a change of NTP's slew is followed within a
  * millisecond. A rate that differs from the one before by more than MAX_DRIFT_PPM (a step
  * fell between the anchors, or a read was interrupted) is not used: readings go to
- * clock_gettime until two intervals agree again. Elsewhere (another clocksource, another
- * architecture) every reading is clock_gettime.
+ * clock_gettime until two intervals agree again. Elsewhere (another clocksource, or not
+ * x86-64) every reading is clock_gettime.
  *
  * The anchor is a sequence lock: the writer makes seq odd, writes, makes it even; a reader that
  * sees it odd or changed reads clock_gettime instead of waiting. Its fields are relaxed atomics,
@@ -32,12 +32,8 @@
 #include "hb.h"
 #include "os.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #include <x86intrin.h>
-#define HAVE_TSC 1
-#else
-#define HAVE_TSC 0
-#endif
 
 #define ANCHOR_NS 1000000     /* an anchor is replaced after a millisecond */
 #define MAX_DRIFT_PPM 100     /* two intervals' rates agree to this */
@@ -62,8 +58,6 @@ static void wt_probe(void)
 {
 	/* helgrind sees neither the sequence lock nor the busy flag as the locks they are. */
 	JOBQ_HB_ATOMIC(&wt, sizeof wt);
-	if (!HAVE_TSC)
-		return;
 	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
 	char name[32] = "";
 	if (!f)
@@ -75,11 +69,7 @@ static void wt_probe(void)
 
 static inline uint64_t ticks(void)
 {
-#if HAVE_TSC
 	return __rdtsc();
-#else
-	return 0;
-#endif
 }
 
 static uint64_t relaxed_u64(_Atomic uint64_t *p)
@@ -164,3 +154,17 @@ bool jobq__walltime_interpolating(void)
 	pthread_once(&wt_once, wt_probe);
 	return atomic_load_explicit(&wt.usable, memory_order_relaxed) && relaxed_u64(&wt.mult) != 0;
 }
+
+#else /* no TSC to read: clock_gettime */
+
+int64_t jobq__walltime(void)
+{
+	return jobq__os_now(CLOCK_REALTIME);
+}
+
+bool jobq__walltime_interpolating(void)
+{
+	return false;
+}
+
+#endif
