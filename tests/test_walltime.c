@@ -8,19 +8,13 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "os.h"
 #include "testutil.h"
 #include "walltime.h"
 
 /* Interpolation is good to about a hundred nanoseconds; this is the bound asserted. */
 #define TOL_NS 20000
 #define RUN_NS 40000000 /* each thread reads for this long (a bound on the loop, not a timing) */
-
-static int64_t os_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 struct tally {
 	uint64_t reads, fast, bad; /* readings, interpolated ones, ones out of bounds */
@@ -32,13 +26,13 @@ struct tally {
 static void *bracket(void *arg)
 {
 	struct tally *t = arg;
-	int64_t end = os_ns(CLOCK_MONOTONIC) + RUN_NS;
+	int64_t end = jobq__os_now(CLOCK_MONOTONIC) + RUN_NS;
 	int64_t last = 0;
-	while (os_ns(CLOCK_MONOTONIC) < end) {
-		int64_t before = os_ns(CLOCK_REALTIME);
+	while (jobq__os_now(CLOCK_MONOTONIC) < end) {
+		int64_t before = jobq__os_now(CLOCK_REALTIME);
 		bool interp = jobq__walltime_interpolating();
 		int64_t w = jobq__walltime();
-		int64_t after = os_ns(CLOCK_REALTIME);
+		int64_t after = jobq__os_now(CLOCK_REALTIME);
 		/* Without steps of the wall clock, one thread's readings never go back by more
 		 * than the error either. */
 		bool bad = w < before - TOL_NS || w > after + TOL_NS || w < last - TOL_NS;
