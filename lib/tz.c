@@ -350,19 +350,31 @@ static void table_span(const struct jobq_zone *z, int64_t t, struct jobq__span *
 		sp->end = z->rule_from;
 }
 
+/* How far outside JOBQ__T_MIN..JOBQ__T_MAX a span's end may lie and still be kept. */
+#define SPAN_SLACK (2 * 86400)
+
 void jobq__zone_span(const jobq_zone_t *z, int64_t t, struct jobq__span *sp)
 {
 	if (!z->has_rule || t < z->rule_from) {
 		table_span(z, t, sp);
-		return;
+	} else {
+		jobq__tzrule_span(&z->rule, t, sp);
+		if (sp->start < z->rule_from) {
+			struct jobq__span before;
+			table_span(z, z->rule_from - 1, &before);
+			sp->start = z->rule_from;
+			sp->prev_off = before.off;
+		}
 	}
-	jobq__tzrule_span(&z->rule, t, sp);
-	if (sp->start < z->rule_from) {
-		struct jobq__span before;
-		table_span(z, z->rule_from - 1, &before);
-		sp->start = z->rule_from;
-		sp->prev_off = before.off;
+	/* A file's transitions may lie anywhere in 64 bits (the fuzzer found one 254 s before
+	 * INT64_MAX). One far outside the instants that are ever asked about is as good as none,
+	 * and kept, a wall time computed from it (instant + offset) overflows. */
+	if (sp->start < JOBQ__T_MIN - SPAN_SLACK) {
+		sp->start = INT64_MIN;
+		sp->prev_off = sp->off;
 	}
+	if (sp->end > JOBQ__T_MAX + SPAN_SLACK)
+		sp->end = INT64_MAX;
 }
 
 int jobq_zone_offset(const jobq_zone_t *z, int64_t t, int *utcoff_seconds)

@@ -53,7 +53,9 @@ int jobq__zone_parse(const char *name, const unsigned char *buf, size_t len, job
 /* UTC, the zone of a NULL zone pointer: no file, never freed. */
 extern const struct jobq_zone jobq__utc;
 
-/* The span of zone z (never NULL) around instant t (JOBQ__T_MIN..JOBQ__T_MAX). */
+/* The span of zone z (never NULL) around instant t (JOBQ__T_MIN..JOBQ__T_MAX). An end more than
+ * two days outside that range is given as unbounded (INT64_MIN or INT64_MAX; an unbounded start
+ * has prev_off == off), so that instant + offset never overflows. */
 void jobq__zone_span(const jobq_zone_t *z, int64_t t, struct jobq__span *sp);
 
 #endif
