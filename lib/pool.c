@@ -47,7 +47,7 @@
  * again and sleeps on room_word until a quarter of the ring is free; the pop that first sees
  * it so takes every registration (exchange to 0) and wakes them all. Waking on every pop, as
  * before, made a futex_wake for each item popped while the woken producer was on its way
- * back: one per 14 tracked jobs through a 4096-slot ring (make bench's back-pressure line).
+ * back: one per 12-15 tracked jobs through a 4096-slot ring (bench -x 0,1,1,1,400000,4096).
  *
  * Priorities: three rings; each worker takes from them in a fixed cycle of seven picks (high
  * first four times, normal first twice, low first once), so a low item waits at most a bounded
