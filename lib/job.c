@@ -183,6 +183,20 @@ static bool unref_last(struct jobq__job *j)
 	return true;
 }
 
+/*
+ * unref_last for the registry's reference, once the record is out of the id table: nobody can
+ * take a reference any more (references are only handed on), so a count of 1 means the other
+ * holder is gone and this one is the last. A plain load, unlike the locked decrement, lets the
+ * prune's misses on old records overlap.
+ */
+static bool unref_last_held(struct jobq__job *j)
+{
+	if (atomic_load_explicit(&j->refs, memory_order_acquire) != 1)
+		return unref_last(j);
+	JOBQ_HB_AFTER(&j->refs);
+	return true;
+}
+
 void jobq__job_unref(struct jobq__job *j)
 {
 	if (unref_last(j))
@@ -438,10 +452,13 @@ static void forget(struct jobq__registry *r, const struct jobq__kept *v, unsigne
 	struct jobq__job *freed = NULL, *last = NULL;
 	unsigned nfreed = 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (i + 8 < n)
-			__builtin_prefetch(v[i + 8].job, 1);
+		if (i + 8 < n) {
+			/* The span pruning touches: refs up to link (two lines at most). */
+			__builtin_prefetch(&v[i + 8].job->refs, 1);
+			__builtin_prefetch(&v[i + 8].job->link, 1);
+		}
 		struct jobq__job *j = v[i].job;
-		if (!unref_last(j))
+		if (!unref_last_held(j))
 			continue;
 		strip(j);
 		j->link = freed;

@@ -47,19 +47,21 @@ struct jobq__job {
 	jobq_done_fn on_done;
 	void *on_done_data;
 	jobq_free_fn arg_free;
+	/* What pruning touches (refs, the owned strings and result, link), side by side, so
+	 * that freeing a retained record reads one span of it (see forget in job.c). */
+	_Atomic int refs;
+	uint32_t result_len;
 	char *name, *error, *progress;
 	void *result;
-	struct jobq__key *key;  /* idempotency key held, or NULL */
 	struct jobq__job *link; /* on the dead-letter list, the spare list or a sweep */
+	struct jobq__key *key;  /* idempotency key held, or NULL */
 	int64_t created_ns, started_ns, finished_ns;
 	/* timer.due is the run time while SCHEDULED and the soft deadline (monotonic, 0 = none)
 	 * while RUNNING. */
 	struct jobq__timer timer;
 	_Atomic int state;
 	_Atomic int cancel; /* cancellation was asked for */
-	_Atomic int refs;
 	int code;
-	uint32_t result_len;
 	uint32_t timeout_ms;
 	uint32_t retry_after_ms;
 	uint32_t backoff_base_ms, backoff_cap_ms;
