@@ -3,8 +3,8 @@
  *
  * What is modelled, step for step as worker_main and jobq__pool_push do it (each Promela
  * statement is one atomic step, so every C atomic is its own step and any interleaving of them
- * is explored; spin's interleavings are sequentially consistent, which is what the seq_cst
- * fences in pool.c buy for the accesses they separate):
+ * is explored; spin's interleavings are sequentially consistent, which is what pool.c's seq_cst
+ * operations and fences buy for the accesses they order):
  *   - the ring as a count of claimed slots (what jobq__ring_size sees: head - tail) and a count
  *     of published ones (what a pop can take): a push claims, then publishes, in two steps;
  *   - nsearching, nsleepers and the futex word; futex_wait as the kernel does it (compare the
@@ -105,7 +105,7 @@ proctype producer()
 	:: k < ITEMS ->
 		claimed++;   /* the CAS on head */
 		avail++;     /* the release store of the slot's seq */
-		/* seq_cst fence, then two relaxed loads */
+		/* two seq_cst loads, after the seq_cst claim of head */
 		s = nsearching;
 		if
 		:: s == 0 ->

@@ -9,16 +9,18 @@
  *   - A worker that finds the rings empty becomes a searcher (nsearching), spins a little, then
  *     parks: it reads the futex word, registers as a sleeper, stops searching, looks at the rings
  *     once more and only then waits on the word it read.
- *   - A producer pushes, then (seq_cst fence) wakes one sleeper only when nobody is searching.
- *     Either the producer sees the searcher, and the searcher's last look (after its seq_cst
- *     decrement) sees the item, or it sees no searcher and a registered sleeper, and bumps the
- *     word so that the sleeper's futex_wait returns at once. No wake-up is lost; a submit wakes
+ *   - A producer pushes, then wakes one sleeper only when nobody is searching. Its push claims
+ *     head by a seq_cst CAS and it reads nsearching and nsleepers by seq_cst loads, so no fence
+ *     is needed: in the one total order of seq_cst operations either the producer sees the
+ *     searcher, and the searcher's last look at head (seq_cst loads, after its seq_cst
+ *     decrement and fence) sees the item, or it sees no searcher and a registered sleeper, and
+ *     bumps the word so that the sleeper's futex_wait returns at once. No wake-up is lost; a submit wakes
  *     at most one worker, and none while one is searching.
  *   - One wake in flight: a producer (or a searcher handing on) takes the waking flag by
  *     exchange before it wakes, and skips its wake while the flag is set. The worker that the
  *     wake brings back counts itself a searcher, then clears the flag (seq_cst, then a fence),
  *     then searches: a push that skipped its wake saw the flag before the clear, so the search
- *     after it sees the push. A worker about to sleep clears it too. Without the flag every push
+ *     after it sees the push (at the latest at its last look at head before parking). A worker about to sleep clears it too. Without the flag every push
  *     made while the woken worker was still on its way back (tens of microseconds on a virtual
  *     machine) paid for another futex_wake: most of a tracked job's cost in make bench.
  *   - A searcher that finds work and was the last searcher wakes one more worker if work is
@@ -139,7 +141,9 @@ static void wake(struct jobq__pool *p, int n)
 /* wake(p, 1) unless a wake is already in flight (see the top of the file). */
 static void wake_once(struct jobq__pool *p)
 {
-	if (!atomic_load_explicit(&p->waking, memory_order_relaxed) && !atomic_exchange(&p->waking, 1))
+	/* seq_cst: a producer that sees the flag set skips its wake, and relies on the order of
+	 * its push, this load, the woken worker's clear and its fence (see the top). */
+	if (!atomic_load(&p->waking) && !atomic_exchange(&p->waking, 1))
 		wake(p, 1);
 }
 
@@ -301,9 +305,10 @@ static void *worker_main(void *arg)
 		JOBQ_CHAOS_POINT();
 		atomic_fetch_sub(&p->nsearching, 1);
 		atomic_store(&p->waking, 0); /* no wake is in flight for anyone to wait on */
-		/* Pairs with the fence in jobq__pool_push (either the producer sees no searcher
-		 * and wakes us, or our look at the rings below sees its item) and with the one in
-		 * jobq__pool_drain (either it sees our done count, or we see that it waits). */
+		/* Pairs with a push's seq_cst claim of head and the seq_cst loads after it in
+		 * jobq__pool_kick (either the producer sees no searcher and wakes us, or our look
+		 * at the rings below sees its item) and with the fence in jobq__pool_drain (either
+		 * it sees our done count, or we see that it waits). */
 		atomic_thread_fence(memory_order_seq_cst);
 		if (atomic_load(&p->draining))
 			notify_drain(p);
@@ -311,8 +316,9 @@ static void *worker_main(void *arg)
 		JOBQ_CHAOS_POINT(); /* decided to sleep, not asleep yet */
 		if (!work && !must_leave(p, w))
 			futex_wait(&p->word, key, 0);
-		/* A searcher again before the wake in flight ends; the fence pairs with the one in
-		 * jobq__pool_push, so a push that saw the flag set is seen by the search. */
+		/* A searcher again before the wake in flight ends; the fence pairs with a push's
+		 * seq_cst claim and its seq_cst load of the flag (wake_once), so a push that saw the
+		 * flag set is seen by the search. */
 		atomic_fetch_add(&p->nsearching, 1);
 		atomic_store(&p->waking, 0);
 		atomic_thread_fence(memory_order_seq_cst);
@@ -442,10 +448,10 @@ bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn
 void jobq__pool_kick(struct jobq__pool *p)
 {
 	JOBQ_CHAOS_POINT(); /* pushed, no wake decided yet */
-	/* Pairs with the searcher's seq_cst decrement of nsearching (see the top of the file). */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&p->nsearching, memory_order_relaxed) == 0 &&
-	    atomic_load_explicit(&p->nsleepers, memory_order_relaxed) > 0)
+	/* seq_cst loads, after the push's seq_cst claim of head: they pair with the searcher's
+	 * seq_cst decrement of nsearching and its fence before its last look (see the top of
+	 * the file). No fence of our own is needed. */
+	if (atomic_load(&p->nsearching) == 0 && atomic_load(&p->nsleepers) > 0)
 		wake_once(p);
 }
 

@@ -61,10 +61,14 @@ bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg)
 		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 		int64_t dif = (int64_t)(seq - 2 * pos);
 		if (dif == 0) {
-			/* Relaxed CAS: claiming the position publishes nothing; the release store
-			 * of seq below does. */
+			/* Claiming the position publishes nothing (the release store of seq
+			 * below does), but it is seq_cst: the pool's wake decision after a push
+			 * reads nsearching with seq_cst loads and relies on this CAS being before
+			 * them in the single total order, against a parking worker that looks at
+			 * head after its own seq_cst fence (pool.c). On x86 a locked CAS costs the
+			 * same either way. */
 			if (atomic_compare_exchange_weak_explicit(&r->head, &pos, pos + 1,
-								  memory_order_relaxed,
+								  memory_order_seq_cst,
 								  memory_order_relaxed)) {
 				JOBQ_CHAOS_POINT(); /* claimed, not yet published */
 				s->fn = fn;
@@ -118,9 +122,11 @@ bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
 uint64_t jobq__ring_size(const struct jobq__ring *r)
 {
 	/* Tail first: read the other way round, a pop between the loads could make tail pass the
-	 * head we read and the difference wrap. */
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	 * head we read and the difference wrap. seq_cst (a plain load on x86, as acquire is on
+	 * ARMv8): a worker's last look before it parks, or after it hands the search on, must see
+	 * a push whose seq_cst claim of head came before its own seq_cst operations (pool.c). */
+	uint64_t tail = atomic_load(&r->tail);
+	uint64_t head = atomic_load(&r->head);
 	return head - tail <= r->mask + 1 ? head - tail : r->mask + 1;
 }
 
