@@ -4,8 +4,9 @@
  * mutex+condvar pool (mpool.c), plus two floors: a raw futex wake and a cache-line ping-pong.
  *
  * Every measurement runs in its own forked child (a fresh heap, fresh threads; libuv reads
- * UV_THREADPOOL_SIZE once per process), is repeated REPS times, and the median is reported. The
- * parent never starts a thread. The report goes to stdout and to OUTDIR/report.txt; OUTDIR also
+ * UV_THREADPOOL_SIZE once per process), is repeated REPS times, and the median is reported; the
+ * executors of one row take turns, round by round (run_medians). The parent never starts a
+ * thread. The report goes to stdout and to OUTDIR/report.txt; OUTDIR also
  * gets the .dat files that bench/plot.gp draws. The last lines are the ratio lines:
  *   ratio <workload> jobq/<peer> <x.xx>     (> 1: jobq is better, whatever the unit)
  *
@@ -824,18 +825,26 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Runs it reps times; res gets the median of each figure. */
-static void run_median(const struct spec *sp, int reps, result_t res)
+/*
+ * Runs n measurements reps times each, round by round (each of the n once, then each again), so
+ * that a slow spell of the machine (a virtual machine's host has minutes-long ones) falls on
+ * every executor of a row alike rather than on one; res[k] gets the median of each figure of
+ * sp[k].
+ */
+static void run_medians(const struct spec *sp, int n, int reps, result_t *res)
 {
-	result_t all[9];
+	static result_t all[NIMPL][9];
 	for (int r = 0; r < reps; r++)
-		run_once(sp, all[r]);
-	for (int i = 0; i < NRES; i++) {
-		double v[9];
-		for (int r = 0; r < reps; r++)
-			v[r] = all[r][i];
-		qsort(v, (size_t)reps, sizeof *v, cmp_d);
-		res[i] = v[reps / 2];
+		for (int k = 0; k < n; k++)
+			run_once(&sp[k], all[k][r]);
+	for (int k = 0; k < n; k++) {
+		for (int i = 0; i < NRES; i++) {
+			double v[9];
+			for (int r = 0; r < reps; r++)
+				v[r] = all[k][r][i];
+			qsort(v, (size_t)reps, sizeof *v, cmp_d);
+			res[k][i] = v[reps / 2];
+		}
 	}
 }
 
@@ -958,20 +967,24 @@ int main(int argc, char **argv)
 	static result_t tput[NIMPL][2][3][MAXW];
 	for (int m = 0; m < 2; m++)
 		for (int si = 0; si < 3; si++)
-			for (int wi = 0; wi < nw; wi++)
-				for (int im = 0; im < NIMPL; im++) {
-					struct spec sp = {K_TPUT, im, m, 0, subs_list[si], wl[wi],
-							  1u << 19, ntput};
-					fprintf(stderr, "bench: throughput %-7s S=%u W=%u %s\n",
-						mode_name[m], sp.subs, sp.workers, impl_name[im]);
-					run_median(&sp, reps, tput[im][m][si][wi]);
-				}
+			for (int wi = 0; wi < nw; wi++) {
+				struct spec sp[NIMPL];
+				for (int im = 0; im < NIMPL; im++)
+					sp[im] = (struct spec){K_TPUT, im, m, 0, subs_list[si], wl[wi],
+							       1u << 19, ntput};
+				fprintf(stderr, "bench: throughput %-7s S=%u W=%u\n", mode_name[m],
+					subs_list[si], wl[wi]);
+				result_t row[NIMPL];
+				run_medians(sp, NIMPL, reps, row);
+				for (int im = 0; im < NIMPL; im++)
+					memcpy(tput[im][m][si][wi], row[im], sizeof row[im]);
+			}
 	/* The same with the default ring (65536 slots) and JOBQ_FULL_BLOCK: back-pressure. */
 	result_t bp[2];
 	for (int m = 0; m < 2; m++) {
 		struct spec sp = {K_TPUT, JOBQ, m, 0, 1, wl[wall], 0, ntput};
 		fprintf(stderr, "bench: throughput %s, default capacity, jobq\n", mode_name[m]);
-		run_median(&sp, reps, bp[m]);
+		run_medians(&sp, 1, reps, &bp[m]);
 	}
 	/* Allocations, counted in one more run each (counting is off in the timed runs). */
 	static result_t allocs[NIMPL][2];
@@ -983,10 +996,12 @@ int main(int argc, char **argv)
 		}
 	/* Latency. */
 	static result_t lat[NIMPL];
-	for (int im = 0; im < NIMPL; im++) {
-		struct spec sp = {K_LAT, im, POST, 0, 1, 1, 0, 0};
-		fprintf(stderr, "bench: latency %s\n", impl_name[im]);
-		run_median(&sp, reps, lat[im]);
+	{
+		struct spec sp[NIMPL];
+		for (int im = 0; im < NIMPL; im++)
+			sp[im] = (struct spec){K_LAT, im, POST, 0, 1, 1, 0, 0};
+		fprintf(stderr, "bench: latency\n");
+		run_medians(sp, NIMPL, reps, lat);
 	}
 	/* Idle and memory. */
 	static result_t idle[NIMPL];
@@ -1000,7 +1015,7 @@ int main(int argc, char **argv)
 	{
 		struct spec sp = {K_FLOORS, 0, 0, 0, 0, 0, 0, 0};
 		fprintf(stderr, "bench: floors\n");
-		run_median(&sp, reps, fl);
+		run_medians(&sp, 1, reps, &fl);
 	}
 	double elapsed = (double)(now_ns() - tstart) / 1e9;
 	/* What else ran while the measurements ran: the machine's busy time less our own, as a
