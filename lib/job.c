@@ -26,13 +26,15 @@
  * counts; the other counts are atomics that the workers add to as jobs end. A record's own mutex
  * (mu) guards the fields that change once it is registered (attempt, code, started_ns and
  * finished_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's due
- * and realtime); state, cancel, refs and settled are atomics, link belongs to the list that
- * holds the record, and the rest is written before the record is registered. A lookup by id
- * holds the shard mutex and then the record's; a worker running or ending a job takes the
- * record's alone, so it does not meet the submitter on the shard's line. A thread holds at
- * most one shard mutex and one record mutex; the timer's and the key table's mutexes may be
- * taken inside them, never the other way round; fin_mu, spare_mu and wait_mu are never held
- * with them, except that wait_mu is held around lookups. Callbacks run with no lock held.
+ * and realtime; the timer thread also moves due, under its own lock, when a due job found the
+ * ring full, so a reader takes that lock for it); state, cancel, refs and settled are atomics,
+ * link belongs to the list that holds the record, and the rest is written before the record is
+ * registered. A lookup by id holds the shard mutex and then the record's; a worker running or
+ * ending a job takes the record's alone, so it does not meet the submitter on the shard's
+ * line. A thread holds at most one shard mutex and one record mutex; the timer's and the key
+ * table's mutexes may be taken inside them, never the other way round; fin_mu, spare_mu and
+ * wait_mu are never held with them, except that wait_mu is held around lookups. Callbacks run
+ * with no lock held.
  *
  * Not taken: one registry lock (every submit and status would serialise on it), and records
  * owned by the caller (a worker could free what the caller still reads: ids avoid that).
@@ -355,10 +357,13 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 	st->started_ns = j->started_ns;
 	st->finished_ns = j->finished_ns;
 	st->next_run_ns = 0;
-	if (st->state == JOBQ_SCHEDULED)
-		st->next_run_ns = j->timer.realtime ? j->timer.due
-						    : jobq__now(j->q, true) + j->timer.due -
-							      jobq__now(j->q, false);
+	if (st->state == JOBQ_SCHEDULED) {
+		/* Through the timer's lock: a due job that found the ring full is moved on by
+		 * the timer thread, without j->mu. */
+		int64_t due = jobq__sched_due(&j->q->sched, &j->timer);
+		st->next_run_ns = j->timer.realtime ? due
+						    : jobq__now(j->q, true) + due - jobq__now(j->q, false);
+	}
 }
 
 void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state)

@@ -174,6 +174,14 @@ bool jobq__sched_update(struct jobq__sched *s, struct jobq__timer *t, int64_t du
 	return in;
 }
 
+int64_t jobq__sched_due(struct jobq__sched *s, const struct jobq__timer *t)
+{
+	pthread_mutex_lock(&s->mu);
+	int64_t due = t->due;
+	pthread_mutex_unlock(&s->mu);
+	return due;
+}
+
 void jobq__sched_done(struct jobq__sched *s)
 {
 	if (atomic_fetch_sub(&s->pending, 1) == 1 && s->hooks.idle)

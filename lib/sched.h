@@ -77,6 +77,9 @@ bool jobq__sched_remove(struct jobq__sched *s, struct jobq__timer *t);
 /* Moves t to a new due time if it is still in a heap; false if it is not (being fired, or
  * never added). Never allocates. */
 bool jobq__sched_update(struct jobq__sched *s, struct jobq__timer *t, int64_t due);
+/* t->due read under the timer's lock: an entry whose fire() found no room is moved on by the
+ * timer thread, which the owner's own lock does not exclude. */
+int64_t jobq__sched_due(struct jobq__sched *s, const struct jobq__timer *t);
 /* An entry handed to fire() has been dealt with: it no longer counts as pending. */
 void jobq__sched_done(struct jobq__sched *s);
 /* Fires, in the calling thread, every entry due by now. */

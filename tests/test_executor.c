@@ -532,6 +532,47 @@ START_TEST(full_ring_fail_and_run)
 }
 END_TEST
 
+/*
+ * A delayed job that falls due while the ring is full goes back to the timer, which offers it
+ * again a millisecond later, and again; jobq_status reads its next run time meanwhile, which
+ * the timer thread moves at each offer (that read raced with the move until it took the
+ * timer's lock: ThreadSanitizer caught it here).
+ */
+START_TEST(due_job_waits_for_room_while_polled)
+{
+	jobq_t *q = make(1, 1, 0);
+	struct probe a = {.outcome = JOBQ_DONE}, c = {.outcome = JOBQ_DONE};
+	ck_assert_int_eq(jobq_pause(q), 0);
+	jobq_job_options_t o = probe_opts(&a);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &a, &o, NULL), 0); /* the one slot */
+	o = probe_opts(&c);
+	o.delay_ms = 1;
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, probe_job, &c, &o, &id), 0);
+	/* Until the timer has offered it 20 times: each offer moves the next run time by about
+	 * a millisecond (between two reads it otherwise moves by the clocks' jitter only). */
+	int64_t last = 0;
+	int moves = 0;
+	while (moves < 20) {
+		jobq_status_t st;
+		ck_assert_int_eq(jobq_status(q, id, &st), 0);
+		/* QUEUED for the moment of each offer, between the timer's two claims. */
+		ck_assert(st.state == JOBQ_SCHEDULED || st.state == JOBQ_QUEUED);
+		if (st.state != JOBQ_SCHEDULED)
+			continue;
+		if (last && st.next_run_ns - last > 500000)
+			moves++;
+		last = st.next_run_ns;
+	}
+	ck_assert_int_eq(atomic_load(&c.runs), 0);
+	ck_assert_int_eq(jobq_resume(q), 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	assert_ended_once(&a, JOBQ_SUCCEEDED);
+	assert_ended_once(&c, JOBQ_SUCCEEDED);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
 struct blocker {
 	jobq_t *q;
 	struct probe p;
@@ -804,6 +845,7 @@ Suite *suite(void)
 	tcase_add_test(tc, inside_a_job);
 	tcase_add_test(tc, full_ring_fail_and_run);
 	tcase_add_test(tc, full_ring_block_until_room);
+	tcase_add_test(tc, due_job_waits_for_room_while_polled);
 	tcase_add_test(tc, block_inside_job_runs_inline);
 	tcase_add_test(tc, low_priority_never_starves);
 	tcase_add_test(tc, set_workers_grows_and_shrinks);
