@@ -1,6 +1,9 @@
 /*
- * test_stress.c: many submitters, tracked jobs (some delayed, some failing once and retried)
- * and fire-and-forget tasks mixed, cancellations, and a shutdown racing the submits. Every job carries a tag, and at the end every tag must be
+ * test_stress.c: many submitters, tracked jobs (some delayed, some failing once and retried,
+ * some reporting progress and a result) and fire-and-forget tasks mixed, cancellations, and a
+ * shutdown racing the submits; meanwhile a poller reads jobs (status, result, a short wait)
+ * and checks what it reads, an event subscriber checks every event it is given, and the
+ * worker count goes up and down. Every job carries a tag, and at the end every tag must be
  * accounted for exactly once: rejected by submit (and then nothing of it was called), or ran
  * once, or was cancelled once; a tracked job's callback and destructor ran exactly once.
  *
@@ -44,6 +47,7 @@ struct run {
 	_Atomic uint64_t *ids;      /* tracked ids, for the canceller */
 	_Atomic int submitters_left;
 	unsigned submitter;
+	_Atomic uint64_t polled, events; /* what the observers saw, to show they ran */
 };
 
 struct sub_arg {
@@ -57,10 +61,18 @@ static void task(void *arg)
 	atomic_fetch_add_explicit(&t->ran, 1, memory_order_relaxed);
 }
 
+/* The tally array, for a job to know its tag (and a poller its result). */
+static struct tally *tallies;
+
 static jobq_outcome_t job(jobq_ctx_t *ctx, void *arg)
 {
 	struct tally *t = arg;
 	atomic_fetch_add_explicit(&t->ran, 1, memory_order_relaxed);
+	uint64_t tag = (uint64_t)(t - tallies);
+	if (tag % 32 == 0) {
+		ck_assert_int_eq(jobq_ctx_progress(ctx, 50, "half way"), 0);
+		ck_assert_int_eq(jobq_ctx_set_result(ctx, &tag, sizeof tag), 0);
+	}
 	/* A mix of outcomes; each still ends exactly once. */
 	if (t->flaky && jobq_ctx_attempt(ctx) == 1) {
 		jobq_ctx_retry_after(ctx, 1);
@@ -133,6 +145,86 @@ static void *canceller(void *p)
 	return NULL;
 }
 
+/*
+ * Reads tracked job k, if it has an id yet: a record read by id must be that job's, in a valid
+ * state, with attempts and times that agree, and a result (tags that are multiples of 32 set
+ * one) must be the job's own tag.
+ */
+static void poll_job(struct run *r, size_t k)
+{
+	uint64_t id = atomic_load_explicit(&r->ids[k], memory_order_relaxed);
+	if (!id)
+		return;
+	jobq_status_t st;
+	int rc = jobq_status(r->q, id, &st);
+	ck_assert(rc == 0 || rc == JOBQ_ENOENT);
+	if (rc == 0) {
+		ck_assert_uint_eq(st.id, id);
+		ck_assert(st.state >= JOBQ_SCHEDULED && st.state <= JOBQ_CANCELLED);
+		ck_assert_uint_le(st.attempt, st.max_attempts);
+		ck_assert(st.started_ns == 0 || st.started_ns >= st.created_ns);
+		ck_assert(st.finished_ns == 0 || st.finished_ns >= st.created_ns);
+		ck_assert(st.finished_ns == 0 || st.finished_ns >= st.started_ns);
+		ck_assert((st.next_run_ns != 0) == (st.state == JOBQ_SCHEDULED));
+	}
+	uint64_t tag = 0;
+	size_t len = 0;
+	rc = jobq_result(r->q, id, &tag, sizeof tag, &len);
+	ck_assert(rc == 0 || rc == JOBQ_ENOENT);
+	if (rc == 0 && len) {
+		ck_assert_uint_eq(len, sizeof tag);
+		ck_assert_uint_eq(tag, 4 * k);
+	}
+	rc = jobq_wait(r->q, id, 1, NULL);
+	ck_assert(rc == 0 || rc == JOBQ_ETIMEDOUT || rc == JOBQ_ENOENT);
+	atomic_fetch_add_explicit(&r->polled, 1, memory_order_relaxed);
+}
+
+/* Reads random jobs while the submitters run, then every job once (records outlive the
+ * shutdown), so that it has read some however the threads were scheduled. */
+static void *poller(void *p)
+{
+	struct run *r = p;
+	unsigned seed = 4242;
+	while (atomic_load(&r->submitters_left) > 0)
+		poll_job(r, (size_t)rand_r(&seed) % (TOTAL / 4));
+	for (size_t k = 0; k < TOTAL / 4; k++)
+		poll_job(r, k);
+	return NULL;
+}
+
+/* Every event delivered must make sense on its own (they may be dropped, never garbled). */
+static void on_event(const jobq_event_t *ev, void *data)
+{
+	struct run *r = data;
+	if (ev->kind == JOBQ_EV_DROPPED) {
+		ck_assert_uint_eq(ev->id, 0);
+		ck_assert_uint_gt(ev->dropped, 0);
+	} else {
+		ck_assert(ev->kind == JOBQ_EV_STATE || ev->kind == JOBQ_EV_PROGRESS);
+		ck_assert_uint_gt(ev->id, 0);
+		ck_assert(ev->state >= JOBQ_SCHEDULED && ev->state <= JOBQ_CANCELLED);
+		if (ev->kind == JOBQ_EV_PROGRESS) {
+			ck_assert_int_eq(ev->percent, 50);
+			ck_assert_str_eq(ev->text, "half way");
+		}
+	}
+	atomic_fetch_add_explicit(&r->events, 1, memory_order_relaxed);
+}
+
+/* Moves the worker count between 2 and 4 while the submitters run; after the shutdown
+ * the executor refuses. */
+static void *resizer(void *p)
+{
+	struct run *r = p;
+	for (unsigned n = 0; atomic_load(&r->submitters_left) > 0; n++) {
+		int rc = jobq_set_workers(r->q, 2 + 2 * (n % 2));
+		ck_assert(rc == 0 || rc == JOBQ_ECLOSED);
+		sched_yield();
+	}
+	return NULL;
+}
+
 static void stress(jobq_shutdown_mode_t mode)
 {
 	struct run r = {0};
@@ -148,17 +240,26 @@ static void stress(jobq_shutdown_mode_t mode)
 	r.t = calloc(TOTAL, sizeof *r.t);
 	r.ids = calloc(TOTAL / 4, sizeof *r.ids);
 	ck_assert(r.t && r.ids);
+	tallies = r.t;
+	jobq_sub_options_t so;
+	jobq_sub_options_init(&so);
+	so.fn = on_event;
+	so.data = &r;
+	jobq_sub_t *sub;
+	ck_assert_int_eq(jobq_subscribe(r.q, &so, &sub), 0);
 	/* Relaxed atomics shared by the submitters and the canceller: not for helgrind to check. */
 	JOBQ_HB_ATOMIC(r.ids, TOTAL / 4 * sizeof *r.ids);
 	atomic_store(&r.submitters_left, SUBMITTERS);
 
-	pthread_t subs[SUBMITTERS], canc;
+	pthread_t subs[SUBMITTERS], canc, poll, resize;
 	struct sub_arg args[SUBMITTERS];
 	for (unsigned i = 0; i < SUBMITTERS; i++) {
 		args[i] = (struct sub_arg){&r, i};
 		ck_assert_int_eq(pthread_create(&subs[i], NULL, submitter, &args[i]), 0);
 	}
 	ck_assert_int_eq(pthread_create(&canc, NULL, canceller, &r), 0);
+	ck_assert_int_eq(pthread_create(&poll, NULL, poller, &r), 0);
+	ck_assert_int_eq(pthread_create(&resize, NULL, resizer, &r), 0);
 
 	/* Shut down while the submitters are half-way through. */
 	while (atomic_load(&r.submitted) < TOTAL / 2)
@@ -167,6 +268,13 @@ static void stress(jobq_shutdown_mode_t mode)
 	for (unsigned i = 0; i < SUBMITTERS; i++)
 		pthread_join(subs[i], NULL);
 	pthread_join(canc, NULL);
+	pthread_join(poll, NULL);
+	pthread_join(resize, NULL);
+	ck_assert_uint_gt(atomic_load(&r.polled), 0);
+	/* Events are delivered on the executor's event thread, after the fact: wait for one. */
+	while (atomic_load(&r.events) == 0)
+		sched_yield();
+	ck_assert_int_eq(jobq_unsubscribe(sub), 0);
 	/* Everything accepted has ended by the time shutdown returned... */
 	jobq_stats_t s;
 	ck_assert_int_eq(jobq_stats(r.q, &s), 0);
