@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "chaos.h"
 #include "executor.h"
 #include "os.h"
 
@@ -330,6 +331,7 @@ static int control(jobq_t *q)
 int jobq_pause(jobq_t *q)
 {
 	int rc = control(q);
+	JOBQ_CHAOS_POINT(); /* checked, not yet paused: a shutdown may come in between */
 	if (rc == 0)
 		jobq__pool_pause(&q->pool, true);
 	return rc;

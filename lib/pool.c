@@ -193,6 +193,16 @@ static void slip(struct jobq__pool *p)
 	}
 }
 
+/*
+ * Whether workers must leave the rings alone. A closed pool is never paused: jobq_pause checks
+ * that the executor is open and then pauses, and a shutdown can close it, resume it and start
+ * draining in between; that late pause would have kept the drain waiting for ever.
+ */
+static bool paused_now(struct jobq__pool *p)
+{
+	return atomic_load(&p->paused) && !atomic_load(&p->closed);
+}
+
 static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn, void **arg)
 {
 	/* Announce the look, then check paused (both seq_cst): jobq__pool_pause stores paused and
@@ -202,7 +212,7 @@ static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn,
 	 * full_ring_fail_and_run). The flag is on the worker's own line. */
 	atomic_store(&w->looking, 1);
 	struct jobq__ring *r = NULL;
-	if (!atomic_load(&p->paused)) {
+	if (!paused_now(p)) {
 		const unsigned char *order = pick_order[w->pick % 7];
 		for (unsigned i = 0; i < JOBQ__NPRIO && !r; i++)
 			if (jobq__ring_pop(&p->rings[order[i]], fn, arg))
@@ -312,7 +322,7 @@ static void *worker_main(void *arg)
 		atomic_thread_fence(memory_order_seq_cst);
 		if (atomic_load(&p->draining))
 			notify_drain(p);
-		bool work = !atomic_load(&p->paused) && !rings_empty(p);
+		bool work = !paused_now(p) && !rings_empty(p);
 		JOBQ_CHAOS_POINT(); /* decided to sleep, not asleep yet */
 		if (!work && !must_leave(p, w))
 			futex_wait(&p->word, key, 0);

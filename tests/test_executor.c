@@ -573,6 +573,54 @@ START_TEST(due_job_waits_for_room_while_polled)
 }
 END_TEST
 
+/* Pauses and resumes until the executor refuses (it is shut down). */
+struct toggler {
+	jobq_t *q;
+	_Atomic int rounds;
+};
+
+static void *pause_toggler(void *arg)
+{
+	struct toggler *t = arg;
+	for (;;) {
+		int rc = jobq_pause(t->q);
+		if (rc == JOBQ_ECLOSED)
+			break;
+		ck_assert_int_eq(rc, 0);
+		rc = jobq_resume(t->q);
+		if (rc == JOBQ_ECLOSED)
+			break;
+		ck_assert_int_eq(rc, 0);
+		atomic_fetch_add(&t->rounds, 1);
+	}
+	return NULL;
+}
+
+/*
+ * A pause that passed its check before a shutdown closed the executor can land after the
+ * shutdown resumed the pool: the drain must finish all the same (it used to wait for ever; the
+ * chaos build widens that window).
+ */
+START_TEST(pause_racing_shutdown)
+{
+	for (int round = 0; round < 50; round++) {
+		jobq_t *q = make(2, 0, 0);
+		_Atomic int ran = 0;
+		for (int i = 0; i < 100; i++)
+			ck_assert_int_eq(jobq_post(q, count_task, &ran), 0);
+		struct toggler t = {.q = q};
+		pthread_t th;
+		ck_assert_int_eq(pthread_create(&th, NULL, pause_toggler, &t), 0);
+		while (atomic_load(&t.rounds) == 0)
+			sched_yield();
+		ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+		pthread_join(th, NULL);
+		ck_assert_int_eq(atomic_load(&ran), 100);
+		ck_assert_int_eq(jobq_destroy(q), 0);
+	}
+}
+END_TEST
+
 struct blocker {
 	jobq_t *q;
 	struct probe p;
@@ -846,6 +894,7 @@ Suite *suite(void)
 	tcase_add_test(tc, full_ring_fail_and_run);
 	tcase_add_test(tc, full_ring_block_until_room);
 	tcase_add_test(tc, due_job_waits_for_room_while_polled);
+	tcase_add_test(tc, pause_racing_shutdown);
 	tcase_add_test(tc, block_inside_job_runs_inline);
 	tcase_add_test(tc, low_priority_never_starves);
 	tcase_add_test(tc, set_workers_grows_and_shrinks);
