@@ -14,15 +14,16 @@
  *     is needed: in the one total order of seq_cst operations either the producer sees the
  *     searcher, and the searcher's last look at head (seq_cst loads, after its seq_cst
  *     decrement and fence) sees the item, or it sees no searcher and a registered sleeper, and
- *     bumps the word so that the sleeper's futex_wait returns at once. No wake-up is lost; a submit wakes
- *     at most one worker, and none while one is searching.
+ *     bumps the word so that the sleeper's futex_wait returns at once. No wake-up is lost; a
+ *     submit wakes at most one worker, and none while one is searching.
  *   - One wake in flight: a producer (or a searcher handing on) takes the waking flag by
  *     exchange before it wakes, and skips its wake while the flag is set. The worker that the
  *     wake brings back counts itself a searcher, then clears the flag (seq_cst, then a fence),
  *     then searches: a push that skipped its wake saw the flag before the clear, so the search
- *     after it sees the push (at the latest at its last look at head before parking). A worker about to sleep clears it too. Without the flag every push
- *     made while the woken worker was still on its way back (tens of microseconds on a virtual
- *     machine) paid for another futex_wake: most of a tracked job's cost in make bench.
+ *     after it sees the push (at the latest at its last look at head before parking). A worker
+ *     about to sleep clears it too. Without the flag every push made while the woken worker
+ *     was still on its way back (tens of microseconds on a virtual machine) paid for another
+ *     futex_wake: most of a tracked job's cost in make bench.
  *   - A searcher that finds work and was the last searcher wakes one more worker if work is
  *     left, so a burst spreads over the pool one wake at a time instead of in a storm.
  *   - Slip: a worker that ran SLIP_STREAK items back to back and then finds the rings empty may
