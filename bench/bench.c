@@ -1058,7 +1058,8 @@ int main(int argc, char **argv)
 		    m == POST ? "fire-and-forget (post)" : "tracked + on_done callback", 1, wl[wall],
 		    bp[m][0] / 1e6);
 
-	out("\nLATENCY submit-to-start, µs, p50 / p99 / p99.9 (lower is better); 1 submitter, 1 worker\n");
+	out("\nLATENCY submit-to-start, µs, p50 / p99 / p99.9 (lower is better); "
+	    "1 submitter, 1 worker\n");
 	out("%-26s", "scenario");
 	for (int im = 0; im < NIMPL; im++)
 		out(" %21s", impl_name[im]);

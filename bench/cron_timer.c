@@ -5,8 +5,9 @@
  * reports how fast jobq_cron_add adds them, and how late firings are, as p50/p90/p99/max of
  * two figures for every firing: its job's creation (the timer's part: waking, cron next,
  * jobq_submit) and its job's start (CLOCK_REALTIME, read first thing in the job; this adds the
- * queue before a worker takes the job), each minus the nominal fire time. Every fire time is shared by many schedules (a
- * minute boundary fires all of them, each fifth second half of them), so it measures bursts:
+ * queue before a worker takes the job), each minus the nominal fire time. Every fire time is
+ * shared by many schedules (a minute boundary fires all of them, each fifth second half of
+ * them), so it measures bursts:
  * the lateness of the last firing of a burst is the time to fire and run the whole burst.
  *
  * Build and run from the repository root, after make:

@@ -341,7 +341,8 @@ JOBQ_API int jobq_wait(jobq_t *q, uint64_t id, unsigned timeout_ms, jobq_status_
 
 /*
  * Waits for n jobs: all of them (any == 0), or until one has finished (any != 0; the lowest
- * index of a finished job goes to *which, which may be NULL). Returns 0, JOBQ_ETIMEDOUT, JOBQ_ENOENT (an unknown id), JOBQ_EINVAL.
+ * index of a finished job goes to *which, which may be NULL). Returns 0, JOBQ_ETIMEDOUT,
+ * JOBQ_ENOENT (an unknown id), JOBQ_EINVAL.
  */
 JOBQ_API int jobq_wait_many(jobq_t *q, const uint64_t *ids, size_t n, int any,
 			    unsigned timeout_ms, size_t *which);
@@ -375,7 +376,8 @@ JOBQ_API int jobq_dead_list(jobq_t *q, jobq_status_t *out, size_t cap, size_t *n
 /*
  * Runs a dead job again as a new job (a new id, in *new_id if not NULL) with a fresh set of
  * attempts and the same function, argument, name, priority, callbacks, max attempts, backoff
- * and timeout (not its key, delay or full-ring policy); the argument passes to the new job. The dead record stays JOBQ_DEAD. Returns 0, JOBQ_ENOENT (not in the list), JOBQ_ENOMEM,
+ * and timeout (not its key, delay or full-ring policy); the argument passes to the new job.
+ * The dead record stays JOBQ_DEAD. Returns 0, JOBQ_ENOENT (not in the list), JOBQ_ENOMEM,
  * JOBQ_EAGAIN, JOBQ_ECLOSED; on an error the job stays in the list.
  */
 JOBQ_API int jobq_dead_requeue(jobq_t *q, uint64_t id, uint64_t *new_id);

@@ -4,10 +4,11 @@
  * Each slot carries a sequence number. A slot at position p is free for the producer that claims
  * p when seq == 2p, and holds an item for the consumer that claims p when seq == 2p + 1; the
  * consumer hands it back for position p + capacity by storing 2(p + capacity). (Vyukov's
- * original uses p and p + 1, which cannot tell "full" from "free" when the capacity is 1.) Producers claim positions by
- * CAS on head, consumers on tail; the two counters live on separate 128-byte lines so producers
- * and consumers do not share a line. Positions are 64-bit and never wrap in practice
- * (2^63 items at 10^9 a second is 292 years); they are compared by signed difference anyway.
+ * original uses p and p + 1, which cannot tell "full" from "free" when the capacity is 1.)
+ * Producers claim positions by CAS on head, consumers on tail; the two counters live on
+ * separate 128-byte lines so producers and consumers do not share a line. Positions are 64-bit
+ * and never wrap in practice (2^63 items at 10^9 a second is 292 years); they are compared by
+ * signed difference anyway.
  *
  * Threads: any number of producers and consumers at once. It knows nothing of jobs or threads,
  * and never waits: a full ring fails the push, an empty one the pop; the pool decides what to do.

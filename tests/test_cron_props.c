@@ -41,7 +41,8 @@ static bool matches_wall(const jobq_cron_t *c, int64_t w)
 	return jobq_cron_next(c, NULL, w - 1, &r) == 0 && r == w;
 }
 
-/* Checks that r, a fire time of c in zone z, is one the policy allows; false with a message if not. */
+/* Checks that r, a fire time of c in zone z, is one the policy allows; false with a message if
+ * not. */
 static bool allowed(const jobq_zone_t *z, const jobq_cron_t *c, int64_t r, char *why, size_t cap)
 {
 	struct jobq__span sp;
