@@ -3,7 +3,7 @@
  * some reporting progress and a result) and fire-and-forget tasks mixed, cancellations, and a
  * shutdown racing the submits; meanwhile a poller reads jobs (status, result, a short wait)
  * and checks what it reads, an event subscriber checks every event it is given, and the
- * worker count goes up and down. Every job carries a tag, and at the end every tag must be
+ * worker count goes up and down and the executor is paused and resumed. Every job carries a tag, and at the end every tag must be
  * accounted for exactly once: rejected by submit (and then nothing of it was called), or ran
  * once, or was cancelled once; a tracked job's callback and destructor ran exactly once.
  *
@@ -212,14 +212,22 @@ static void on_event(const jobq_event_t *ev, void *data)
 	atomic_fetch_add_explicit(&r->events, 1, memory_order_relaxed);
 }
 
-/* Moves the worker count between 2 and 4 while the submitters run; after the shutdown
- * the executor refuses. */
-static void *resizer(void *p)
+/* Moves the worker count between 2 and 4, and pauses and resumes the executor, while the
+ * submitters run; once the shutdown begins the executor refuses, and a pause that got in just
+ * before must not hold the drain up. */
+static void *controller(void *p)
 {
 	struct run *r = p;
 	for (unsigned n = 0; atomic_load(&r->submitters_left) > 0; n++) {
 		int rc = jobq_set_workers(r->q, 2 + 2 * (n % 2));
 		ck_assert(rc == 0 || rc == JOBQ_ECLOSED);
+		if (n % 8 == 0) {
+			rc = jobq_pause(r->q);
+			ck_assert(rc == 0 || rc == JOBQ_ECLOSED);
+			sched_yield();
+			rc = jobq_resume(r->q);
+			ck_assert(rc == 0 || rc == JOBQ_ECLOSED);
+		}
 		sched_yield();
 	}
 	return NULL;
@@ -251,7 +259,7 @@ static void stress(jobq_shutdown_mode_t mode)
 	JOBQ_HB_ATOMIC(r.ids, TOTAL / 4 * sizeof *r.ids);
 	atomic_store(&r.submitters_left, SUBMITTERS);
 
-	pthread_t subs[SUBMITTERS], canc, poll, resize;
+	pthread_t subs[SUBMITTERS], canc, poll, control;
 	struct sub_arg args[SUBMITTERS];
 	for (unsigned i = 0; i < SUBMITTERS; i++) {
 		args[i] = (struct sub_arg){&r, i};
@@ -259,7 +267,7 @@ static void stress(jobq_shutdown_mode_t mode)
 	}
 	ck_assert_int_eq(pthread_create(&canc, NULL, canceller, &r), 0);
 	ck_assert_int_eq(pthread_create(&poll, NULL, poller, &r), 0);
-	ck_assert_int_eq(pthread_create(&resize, NULL, resizer, &r), 0);
+	ck_assert_int_eq(pthread_create(&control, NULL, controller, &r), 0);
 
 	/* Shut down while the submitters are half-way through. */
 	while (atomic_load(&r.submitted) < TOTAL / 2)
@@ -269,7 +277,7 @@ static void stress(jobq_shutdown_mode_t mode)
 		pthread_join(subs[i], NULL);
 	pthread_join(canc, NULL);
 	pthread_join(poll, NULL);
-	pthread_join(resize, NULL);
+	pthread_join(control, NULL);
 	ck_assert_uint_gt(atomic_load(&r.polled), 0);
 	/* Events are delivered on the executor's event thread, after the fact: wait for one. */
 	while (atomic_load(&r.events) == 0)
