@@ -6,8 +6,8 @@
  * Every measurement runs in its own forked child (a fresh heap, fresh threads; libuv reads
  * UV_THREADPOOL_SIZE once per process), is repeated REPS times, and the median is reported; the
  * executors of one row take turns, round by round (run_medians). The parent never starts a
- * thread. The report goes to stdout and to OUTDIR/report.txt; OUTDIR also
- * gets the .dat files that bench/plot.gp draws. The last lines are the ratio lines:
+ * thread. The report goes to stdout and to OUTDIR/report.txt; OUTDIR also gets the .dat files
+ * that bench/plot.gp draws. The last lines are the ratio lines:
  *   ratio <workload> jobq/<peer> <x.xx>     (> 1: jobq is better, whatever the unit)
  *
  * Usage: bench [-o OUTDIR] [-r REPS] [-q] [-P]
