@@ -3,9 +3,10 @@
  * some reporting progress and a result) and fire-and-forget tasks mixed, cancellations, and a
  * shutdown racing the submits; meanwhile a poller reads jobs (status, result, a short wait)
  * and checks what it reads, an event subscriber checks every event it is given, and the
- * worker count goes up and down and the executor is paused and resumed. Every job carries a tag, and at the end every tag must be
- * accounted for exactly once: rejected by submit (and then nothing of it was called), or ran
- * once, or was cancelled once; a tracked job's callback and destructor ran exactly once.
+ * worker count goes up and down and the executor is paused and resumed. Every job carries a
+ * tag, and at the end every tag must be accounted for exactly once: rejected by submit (and then
+ * nothing of it was called), or ran once, or was cancelled once; a tracked job's callback and
+ * destructor ran exactly once.
  *
  * 1,000,000 jobs a run; fewer under the sanitizers, which slow everything down 5-20 times, and
  * $JOBQ_STRESS_TOTAL when set (make valgrind runs a few thousand).
