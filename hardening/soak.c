@@ -34,8 +34,8 @@
  * 1 MiB) of the first third's largest. The process runs on one malloc arena (M_ARENA_MAX), so
  * that the resident size is not swung by tens of MiB of arenas cached for threads that came and
  * went; the last third's smallest resident sample must be within 10% (at least 8 MiB) of the
- * first third's largest: a leak raises every sample and fails it. Either way a leak of a few bytes a job
- * shows (an epoch runs about 450,000 items).
+ * first third's largest: a leak raises every sample and fails it. Either way a leak of a few
+ * bytes a job shows (an epoch runs about 450,000 items).
  *
  * Usage: soak [SECONDS]   (default 600); exits 0 when every check passed.
  */
