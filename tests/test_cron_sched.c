@@ -675,19 +675,33 @@ START_TEST(ten_thousand_schedules_fire_once)
 }
 END_TEST
 
-/* Moves the clock a second at a time while another thread works the schedule API. */
+/*
+ * Moves the clock a second at a time while another thread works the schedule API. The ticker
+ * stays at most TICKS_AHEAD ticks ahead of the other thread's rounds, so the firings (and the
+ * jobs they make) are bounded by the rounds however the threads are scheduled: under valgrind,
+ * which runs one thread at a time, a free-running ticker made tens of thousands of firings
+ * while the other thread waited for its turn, and the suite ran for over ten minutes.
+ */
+#define TICKS_AHEAD 4
+
 struct ticker {
 	jobq_t *q;
 	_Atomic int stop;
+	_Atomic int rounds; /* done by the API thread */
 };
 
 static void *tick(void *arg)
 {
 	struct ticker *t = arg;
-	while (!atomic_load(&t->stop)) {
+	for (int ticks = 0; !atomic_load(&t->stop);) {
+		if (ticks >= (atomic_load(&t->rounds) + 1) * TICKS_AHEAD) {
+			sched_yield();
+			continue;
+		}
 		atomic_fetch_add(&clk.mono, SEC);
 		atomic_fetch_add(&clk.real, SEC);
 		jobq_clock_advanced(t->q);
+		ticks++;
 	}
 	return NULL;
 }
@@ -722,6 +736,7 @@ START_TEST(api_races_firings)
 			ids[k] = add(q, "* * * * * *", &w, &o);
 			added++;
 		}
+		atomic_store(&t.rounds, i + 1);
 	}
 	atomic_store(&t.stop, 1);
 	pthread_join(th, NULL);
