@@ -517,9 +517,11 @@ void jobq__wake_waiters(struct jobq__registry *r)
 
 /*
  * Ends a job that this thread has won (see the top of the file): records how, runs the
- * callbacks and the destructor, then settles it.
+ * callbacks and the destructor, then settles it. own_run: j is the item this thread runs
+ * (jobq__job_run), which stops counting as running once the callbacks have returned, so that a
+ * job waited for is no longer counted by jobq_stats.
  */
-static void end(struct jobq__job *j, jobq_state_t state, int code)
+static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 {
 	jobq_t *q = j->q;
 	struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
@@ -548,6 +550,8 @@ static void end(struct jobq__job *j, jobq_state_t state, int code)
 		q->on_dead(&st, q->on_dead_data);
 	if (!dead && j->arg_free)
 		j->arg_free(j->arg);
+	if (own_run)
+		jobq__pool_ran();
 
 	/* seq_cst pairs with a waiter's increment of nwaiters (jobq__wake_waiters). */
 	JOBQ_HB_BEFORE(&j->settled);
@@ -583,7 +587,7 @@ static void end_claimed(struct jobq__job *j, int won)
 {
 	if (!won)
 		return;
-	end(j, JOBQ_CANCELLED, JOBQ_ECANCELED);
+	end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, false);
 	if (won == 2)
 		jobq__job_unref(j);
 }
@@ -686,7 +690,7 @@ void jobq__job_run(void *job)
 
 	if ((atomic_load(&j->cancel) || atomic_load(&q->reg.cancel_all)) &&
 	    claim(j, JOBQ_QUEUED, JOBQ_CANCELLED)) {
-		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED);
+		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
 		jobq__job_unref(j);
 		return;
 	}
@@ -705,7 +709,7 @@ void jobq__job_run(void *job)
 	struct jobq_ctx ctx = {j};
 	jobq_outcome_t out = j->fn(&ctx, j->arg);
 	if (out == JOBQ_DONE) {
-		end(j, JOBQ_SUCCEEDED, 0);
+		end(j, JOBQ_SUCCEEDED, 0, true);
 		jobq__job_unref(j);
 		return;
 	}
@@ -724,11 +728,11 @@ void jobq__job_run(void *job)
 	atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 
 	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all))) {
-		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED);
+		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
 	} else if (retry && reschedule(j) == 0) {
 		return; /* the timer holds the reference now */
 	} else {
-		end(j, JOBQ_DEAD, retry ? JOBQ_ENOMEM : code);
+		end(j, JOBQ_DEAD, retry ? JOBQ_ENOMEM : code, true);
 	}
 	jobq__job_unref(j);
 }
@@ -740,7 +744,7 @@ bool jobq__job_due(struct jobq__timer *t, void *owner)
 
 	if (atomic_load(&j->cancel) || atomic_load(&q->reg.cancel_all)) {
 		if (claim(j, JOBQ_SCHEDULED, JOBQ_CANCELLED))
-			end(j, JOBQ_CANCELLED, JOBQ_ECANCELED);
+			end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, false);
 		jobq__job_unref(j);
 		return true;
 	}

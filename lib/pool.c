@@ -99,6 +99,15 @@ struct jobq__worker {
 
 static _Thread_local struct jobq__pool *current;
 
+/* How the calling thread counts as running an item (jobq_stats): a worker's busy flag, or its
+ * share of the pool's inline_busy during an inline run. jobq__pool_ran ends it early. */
+struct counted {
+	_Atomic int *busy;
+	bool shared; /* inline_busy: a count that other threads add to as well */
+	bool out;    /* the share was taken off already */
+};
+static _Thread_local struct counted *counted;
+
 /* Weighted pick order, one row per pick in a cycle of seven (see the top of the file); the
  * entries are ring indexes, that is jobq_priority_t values: normal 0, high 1, low 2. */
 static const unsigned char pick_order[7][JOBQ__NPRIO] = {
@@ -273,6 +282,8 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof name, "jobq-%u", w->serial);
 	pthread_setname_np(pthread_self(), name);
 	current = p;
+	struct counted mine = {.busy = &w->busy};
+	counted = &mine;
 
 	/* After a park (woken, or the last look saw work) the worker looks again as a searcher,
 	 * never with the plain pop: a producer that saw it searching relies on it to take the
@@ -492,11 +503,27 @@ int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_n
 void jobq__pool_run_inline(struct jobq__pool *p, jobq__item_fn fn, void *arg)
 {
 	struct jobq__pool *saved = current;
+	struct counted *saved_counted = counted, me = {.busy = &p->inline_busy, .shared = true};
 	current = p;
+	counted = &me;
 	atomic_fetch_add_explicit(&p->inline_busy, 1, memory_order_relaxed);
 	fn(arg);
-	atomic_fetch_sub_explicit(&p->inline_busy, 1, memory_order_relaxed);
+	jobq__pool_ran();
+	counted = saved_counted;
 	current = saved;
+}
+
+void jobq__pool_ran(void)
+{
+	struct counted *c = counted;
+	if (!c)
+		return;
+	if (!c->shared) {
+		atomic_store_explicit(c->busy, 0, memory_order_relaxed);
+	} else if (!c->out) {
+		c->out = true;
+		atomic_fetch_sub_explicit(c->busy, 1, memory_order_relaxed);
+	}
 }
 
 struct jobq__pool *jobq__pool_current(void)

@@ -76,6 +76,10 @@ void jobq__pool_kick(struct jobq__pool *p);
 int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_ns);
 /* Runs fn(arg) in the calling thread as if on a worker (jobq__pool_current() sees the pool). */
 void jobq__pool_run_inline(struct jobq__pool *p, jobq__item_fn fn, void *arg);
+/* The item the calling thread runs is over as far as jobq_stats is concerned (a tracked job's
+ * callbacks have returned, before it settles): the thread no longer counts as running it. Call
+ * only from the item itself; a thread that runs no item is left alone. */
+void jobq__pool_ran(void);
 
 /* Refuses later enters. */
 void jobq__pool_close(struct jobq__pool *p);

@@ -333,6 +333,30 @@ START_TEST(wait_many_all_and_any)
 }
 END_TEST
 
+/*
+ * jobq_stats(3): a worker counts as running until the job's callbacks have returned, and
+ * jobq_wait returns only after that, so a job waited for is no longer counted. (The worker
+ * used to count until it was back in the pool, after retention and the wake of waiters.)
+ */
+START_TEST(waited_job_no_longer_running)
+{
+	enum { ROUNDS = 2000 };
+	jobq_t *q = make(1, 0, 0);
+	struct probe p = {.outcome = JOBQ_DONE};
+	jobq_job_options_t o = probe_opts(&p);
+	for (int i = 0; i < ROUNDS; i++) {
+		uint64_t id;
+		ck_assert_int_eq(jobq_submit(q, probe_job, &p, &o, &id), 0);
+		ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+		jobq_stats_t s;
+		ck_assert_int_eq(jobq_stats(q, &s), 0);
+		ck_assert_uint_eq(s.running, 0);
+	}
+	ck_assert_int_eq(atomic_load(&p.callbacks), ROUNDS);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
 START_TEST(finished_records_are_forgotten)
 {
 	jobq_options_t o;
@@ -882,6 +906,7 @@ Suite *suite(void)
 	tcase_add_test(tc, cancel_queued_job);
 	tcase_add_test(tc, cancel_running_job);
 	tcase_add_test(tc, wait_many_all_and_any);
+	tcase_add_test(tc, waited_job_no_longer_running);
 	tcase_add_test(tc, finished_records_are_forgotten);
 	tcase_add_test(tc, posted_tasks_run_once);
 	suite_add_tcase(s, tc);
