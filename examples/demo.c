@@ -89,7 +89,9 @@ int main(void)
 	int last = -2;
 	while ((rc = jobq_wait(q, ids[1], 5, &st)) == JOBQ_ETIMEDOUT) {
 		jobq_status(q, ids[1], &st);
-		if (st.percent != last)
+		if (st.percent != last && st.percent < 0) /* -1: no progress reported yet */
+			printf("  %-9s   -\n", jobq_state_name(st.state));
+		else if (st.percent != last)
 			printf("  %-9s %3d%%  %s\n", jobq_state_name(st.state), st.percent,
 			       st.progress);
 		last = st.percent;
