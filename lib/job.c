@@ -150,6 +150,8 @@ static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct 
  */
 static void prefetch_record(const struct jobq__job *j)
 {
+	/* The record is not line-aligned, so it may reach into one line more; a prefetch past
+	 * its end touches nothing. */
 	for (size_t o = 0; o < sizeof *j + 63; o += 64) {
 #if defined(__x86_64__)
 		__asm__ volatile("prefetchw %0" : : "m"(((const char *)j)[o]));
