@@ -470,7 +470,7 @@ typedef struct jobq_stats {
 	uint64_t queued;      /* items in the rings, tasks included */
 	uint64_t running;     /* workers running a job or task now */
 	uint64_t workers;     /* worker threads */
-	uint64_t retained;    /* finished records kept for polling */
+	uint64_t retained;    /* finished records kept for polling (jobq_status(3): batches) */
 	uint64_t submitted;   /* tracked jobs accepted, ever */
 	uint64_t posted;      /* fire-and-forget tasks accepted, ever (exact when no submit
 	                         runs concurrently, else it may include a few tracked jobs) */

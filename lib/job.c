@@ -20,7 +20,7 @@
  *     submit reuses it instead of calling malloc.
  *   - Retention is a ring of (record, id, settling time), oldest first, pruned by count (in
  *     batches of retain_count / 16) and by age; pruning deletes from the shard tables one lock
- *     per shard per batch.
+ *     per shard per batch. A worker adds its settled records in batches (retain_settled).
  *
  * Threads and locks: a shard's mutex (id % 16) guards its id table and its submitted and pushed
  * counts; the other counts are atomics that the workers add to as jobs end. A record's own mutex
@@ -499,20 +499,23 @@ static void forget(struct jobq__registry *r, const struct jobq__kept *v, unsigne
 		spare_put(r, freed, last, nfreed);
 }
 
-void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
+/*
+ * Appends nadd records (oldest first) to the retention ring, then prunes what is past the
+ * count or the age. nadd is at most STAGE_MAX.
+ */
+static void retain_add(struct jobq__registry *r, const struct jobq__kept *add, unsigned nadd)
 {
 	struct jobq__kept v[PRUNE_BATCH];
 	int64_t now = jobq__clock_coarse(r->clock);
 	unsigned n = 0;
 
 	pthread_mutex_lock(&r->fin_mu);
-	/* Only a retain_count past what was made at create can fill the ring; when it cannot
-	 * grow, the oldest record goes early. */
-	if (j && r->nretained == r->fin_cap && fin_grow(r) != 0)
-		v[n++] = fin_pop(r);
-	if (j) {
-		r->fin[(r->fin_head + r->nretained) & (r->fin_cap - 1)] =
-			(struct jobq__kept){j, j->id, now};
+	for (unsigned i = 0; i < nadd; i++) {
+		/* Only a retain_count past what was made at create can fill the ring; when it
+		 * cannot grow, the oldest record goes early. */
+		if (r->nretained == r->fin_cap && fin_grow(r) != 0)
+			v[n++] = fin_pop(r);
+		r->fin[(r->fin_head + r->nretained) & (r->fin_cap - 1)] = add[i];
 		r->nretained++;
 	}
 	for (;;) {
@@ -526,6 +529,54 @@ void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
 		n = 0;
 		pthread_mutex_lock(&r->fin_mu);
 	}
+}
+
+void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
+{
+	if (!j) {
+		retain_add(r, NULL, 0);
+		return;
+	}
+	struct jobq__kept k = {j, j->id, jobq__clock_coarse(r->clock)};
+	retain_add(r, &k, 1);
+}
+
+/*
+ * A worker's batch of settled records on their way to the retention ring. The workers of a
+ * busy pool would otherwise take fin_mu and write the ring's tail once per job, and pass both
+ * lines between them each time: on the Intel machine of docs/BENCHMARKS.md a third of a
+ * worker's time went to jobq__retain, three fifths of that outside the pruning. A record in the batch is registered as before (status, wait
+ * and cancel find it), only not yet counted or pruned; the batch goes in when it is full, when
+ * the worker runs out of work (jobq__retain_flush, before it parks) and when it leaves. Only a
+ * pool's own workers batch, and only where retain_count allows a slack of a batch (see
+ * fin_take), so a small retain_count is kept exactly.
+ */
+#define STAGE_MAX 32
+
+static _Thread_local struct {
+	unsigned n;
+	struct jobq__kept v[STAGE_MAX];
+} staged;
+
+/* Retains a record that this thread has settled: batched on q's workers, else at once. */
+static void retain_settled(jobq_t *q, struct jobq__job *j)
+{
+	struct jobq__registry *r = &q->reg;
+	if (r->retain_slack < STAGE_MAX || !jobq__pool_is_worker(&q->pool)) {
+		jobq__retain(r, j);
+		return;
+	}
+	staged.v[staged.n++] = (struct jobq__kept){j, j->id, jobq__clock_coarse(r->clock)};
+	if (staged.n == STAGE_MAX)
+		jobq__retain_flush(r);
+}
+
+void jobq__retain_flush(struct jobq__registry *r)
+{
+	if (!staged.n)
+		return;
+	retain_add(r, staged.v, staged.n);
+	staged.n = 0;
 }
 
 void jobq__wake_waiters(struct jobq__registry *r)
@@ -588,7 +639,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	if (dead)
 		jobq__dead_add(&q->reg, j);
 	else
-		jobq__retain(&q->reg, j);
+		retain_settled(q, j);
 	jobq__wake_waiters(&q->reg);
 }
 

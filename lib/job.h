@@ -163,6 +163,8 @@ void jobq__jobs_cancel_all(jobq_t *q);
 
 /* Puts a settled record on the retention list (NULL: just prunes). */
 void jobq__retain(struct jobq__registry *r, struct jobq__job *j);
+/* Puts the calling worker's batch of settled records on the retention list (job.c). */
+void jobq__retain_flush(struct jobq__registry *r);
 /* Drops a reference; the last one frees the record. */
 void jobq__job_unref(struct jobq__job *j);
 /* Wakes jobq_wait callers if there are any. */

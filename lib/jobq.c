@@ -33,6 +33,12 @@ static void watch_forks(void)
 	pthread_atfork(NULL, NULL, forked_child);
 }
 
+/* The pool's idle hook: a worker out of work puts its batch of settled records away. */
+static void worker_idle(struct jobq__pool *p)
+{
+	jobq__retain_flush(&((jobq_t *)((char *)p - offsetof(jobq_t, pool)))->reg);
+}
+
 #define DEFAULT_CAPACITY 65536
 #define MAX_CAPACITY (1u << 30)
 #define DEFAULT_RETAIN_COUNT 10000
@@ -135,6 +141,7 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 	jobq__keys_init(&q->keys,
 			(int64_t)or_default(opts->key_window_ms, DEFAULT_KEY_WINDOW_MS) * 1000000);
 	q->pool.held = &q->sched.pending;
+	q->pool.idle = worker_idle;
 	jobq__events_init(&q->events);
 	jobq__crons_init(&q->crons);
 

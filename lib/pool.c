@@ -98,6 +98,7 @@ struct jobq__worker {
 };
 
 static _Thread_local struct jobq__pool *current;
+static _Thread_local const struct jobq__pool *home; /* the pool a worker thread belongs to */
 
 /* How the calling thread counts as running an item (jobq_stats): a worker's busy flag, or its
  * share of the pool's inline_busy during an inline run. jobq__pool_ran ends it early. */
@@ -282,6 +283,7 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof name, "jobq-%u", w->serial);
 	pthread_setname_np(pthread_self(), name);
 	current = p;
+	home = p;
 	struct counted mine = {.busy = &w->busy};
 	counted = &mine;
 
@@ -321,6 +323,8 @@ static void *worker_main(void *arg)
 			run(w, fn, item);
 			continue;
 		}
+		/* Still a searcher: an item pushed meanwhile is seen by the last look below. */
+		p->idle(p);
 		uint32_t key = atomic_load(&p->word);
 		JOBQ_CHAOS_POINT();
 		atomic_fetch_add(&p->nsleepers, 1);
@@ -349,6 +353,7 @@ static void *worker_main(void *arg)
 	}
 	if (search)
 		atomic_fetch_sub(&p->nsearching, 1);
+	p->idle(p);
 	/* A leaving worker may have been the searcher a producer relied on, or the last one a
 	 * drain waits for. */
 	if (!rings_empty(p))
@@ -529,6 +534,11 @@ void jobq__pool_ran(void)
 struct jobq__pool *jobq__pool_current(void)
 {
 	return current;
+}
+
+bool jobq__pool_is_worker(const struct jobq__pool *p)
+{
+	return home == p;
 }
 
 void jobq__pool_close(struct jobq__pool *p)

@@ -45,6 +45,10 @@ struct jobq__pool {
 	pthread_cond_t drain_cv;
 	/* Work held outside the rings (the timer's entries) that a drain also waits for. */
 	const _Atomic uint64_t *held;
+	/* Called by a worker, with no lock held, when it runs out of work (before it parks) and
+	 * before it leaves: the owner's chance to put away what the worker kept back while busy
+	 * (job.c's retention batch). Set, like held, before jobq__pool_init. */
+	void (*idle)(struct jobq__pool *p);
 
 	pthread_mutex_t ctl; /* guards the fields below */
 	struct jobq__worker *workers;
@@ -94,6 +98,8 @@ int jobq__pool_set_workers(struct jobq__pool *p, unsigned n);
 
 /* The pool whose item the calling thread is running, or NULL. */
 struct jobq__pool *jobq__pool_current(void);
+/* True when the calling thread is one of p's workers (not an inline run). */
+bool jobq__pool_is_worker(const struct jobq__pool *p);
 
 struct jobq__pool_stats {
 	uint64_t queued, running, workers, pushed[JOBQ__NPRIO];

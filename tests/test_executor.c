@@ -387,6 +387,78 @@ START_TEST(finished_records_are_forgotten)
 }
 END_TEST
 
+static jobq_outcome_t done_job(jobq_ctx_t *ctx, void *arg)
+{
+	(void)ctx;
+	(void)arg;
+	return JOBQ_DONE;
+}
+
+/* With a retain_count of 512 (slack 32), workers retain in batches of 32 (job.c). */
+enum { BATCHED_KEEP = 512, BATCH = 32 };
+
+START_TEST(batched_records_are_kept_and_forgotten)
+{
+	enum { N = 3000, WORKERS = 2 };
+	jobq_options_t o;
+	jobq_options_init(&o);
+	o.workers = WORKERS;
+	o.retain_count = BATCHED_KEEP;
+	jobq_t *q;
+	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	static uint64_t ids[N];
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(jobq_submit(q, done_job, NULL, NULL, &ids[i]), 0);
+	/* Not jobq_wait_many: the oldest may be forgotten before it looks. */
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	/* The records known now: at least retain_count, and at most the slack (pruning goes in
+	 * batches of retain_count / 16) and a batch less one per worker more. Which ones depends
+	 * on the order the batches went in. Known records are only ever forgotten from here on,
+	 * so a count taken while workers still put batches away stays within the same bounds. */
+	jobq_status_t st;
+	unsigned known = 0;
+	for (int i = 0; i < N; i++) {
+		int rc = jobq_status(q, ids[i], &st);
+		ck_assert(rc == 0 || rc == JOBQ_ENOENT);
+		if (rc == 0) {
+			ck_assert_int_eq(st.state, JOBQ_SUCCEEDED);
+			known++;
+		}
+	}
+	ck_assert_uint_ge(known, BATCHED_KEEP);
+	ck_assert_uint_le(known, BATCHED_KEEP + BATCHED_KEEP / 16 + WORKERS * (BATCH - 1));
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+START_TEST(idle_workers_put_their_batches_away)
+{
+	enum { N = BATCH - 1 }; /* no batch fills: only going idle puts them away */
+	jobq_options_t o;
+	jobq_options_init(&o);
+	o.workers = 2;
+	o.retain_count = BATCHED_KEEP;
+	jobq_t *q;
+	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	uint64_t ids[N];
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(jobq_submit(q, done_job, NULL, NULL, &ids[i]), 0);
+	ck_assert_int_eq(jobq_wait_many(q, ids, N, 0, 0, NULL), 0);
+	/* The workers park soon after the last job; each puts its batch away first. Polled,
+	 * with a bound that only a lost batch reaches. */
+	jobq_stats_t s;
+	struct timespec tick = {0, 1000000};
+	for (int tries = 0; tries < 30000; tries++) {
+		ck_assert_int_eq(jobq_stats(q, &s), 0);
+		if (s.retained == N)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	ck_assert_uint_eq(s.retained, N);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
 static void count_task(void *arg)
 {
 	atomic_fetch_add((_Atomic int *)arg, 1);
@@ -908,6 +980,8 @@ Suite *suite(void)
 	tcase_add_test(tc, wait_many_all_and_any);
 	tcase_add_test(tc, waited_job_no_longer_running);
 	tcase_add_test(tc, finished_records_are_forgotten);
+	tcase_add_test(tc, batched_records_are_kept_and_forgotten);
+	tcase_add_test(tc, idle_workers_put_their_batches_away);
 	tcase_add_test(tc, posted_tasks_run_once);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lifecycle");
