@@ -545,11 +545,12 @@ void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
  * A worker's batch of settled records on their way to the retention ring. The workers of a
  * busy pool would otherwise take fin_mu and write the ring's tail once per job, and pass both
  * lines between them each time: on the Intel machine of docs/BENCHMARKS.md a third of a
- * worker's time went to jobq__retain, three fifths of that outside the pruning. A record in the batch is registered as before (status, wait
- * and cancel find it), only not yet counted or pruned; the batch goes in when it is full, when
- * the worker runs out of work (jobq__retain_flush, before it parks) and when it leaves. Only a
- * pool's own workers batch, and only where retain_count allows a slack of a batch (see
- * fin_take), so a small retain_count is kept exactly.
+ * worker's time went to jobq__retain, three fifths of that outside the pruning. A record in
+ * the batch is registered as before (status, wait and cancel find it), only not yet counted or
+ * pruned; the batch goes in when it is full, when the worker runs out of work
+ * (jobq__retain_flush, before it parks) and when it leaves. Only a pool's own workers batch,
+ * and only where retain_count allows a slack of a batch (see fin_take), so a small
+ * retain_count is kept exactly.
  */
 #define STAGE_MAX 32
 

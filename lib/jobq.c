@@ -295,6 +295,7 @@ int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeout_ms)
 	if (inside(q))
 		return JOBQ_EDEADLK;
 	jobq__pool_close(&q->pool);
+	JOBQ_CHAOS_POINT(); /* closed, queued jobs not cancelled yet: a paused pool stays paused */
 	/* Schedules end first: a recurring one would keep a drain waiting for ever. */
 	jobq__crons_close(q);
 	if (mode == JOBQ_CANCEL)
@@ -340,7 +341,7 @@ int jobq_pause(jobq_t *q)
 	int rc = control(q);
 	JOBQ_CHAOS_POINT(); /* checked, not yet paused: a shutdown may come in between */
 	if (rc == 0)
-		jobq__pool_pause(&q->pool, true);
+		rc = jobq__pool_pause(&q->pool, true);
 	return rc;
 }
 

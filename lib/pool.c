@@ -56,8 +56,9 @@
  * first four times, normal first twice, low first once), so a low item waits at most a bounded
  * number of picks however busy the higher rings are.
  *
- * Locks: ctl guards the worker list; drain_mu/drain_cv only carry the drain wake-up. Order:
- * drain_mu before ctl. Workers take no lock on the item path.
+ * Locks: ctl guards the worker list and orders a pause against the close; drain_mu/drain_cv
+ * only carry the drain wake-up. Order: drain_mu before ctl. Workers take no lock on the item
+ * path.
  *
  * Not taken: a mutex+condvar queue (GThreadPool, libuv): every push and pop would serialise on
  * one lock and wake through the kernel.
@@ -204,16 +205,6 @@ static void slip(struct jobq__pool *p)
 	}
 }
 
-/*
- * Whether workers must leave the rings alone. A closed pool is never paused: jobq_pause checks
- * that the executor is open and then pauses, and a shutdown can close it, resume it and start
- * draining in between; that late pause would have kept the drain waiting for ever.
- */
-static bool paused_now(struct jobq__pool *p)
-{
-	return atomic_load(&p->paused) && !atomic_load(&p->closed);
-}
-
 static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn, void **arg)
 {
 	/* Announce the look, then check paused (both seq_cst): jobq__pool_pause stores paused and
@@ -223,7 +214,7 @@ static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn,
 	 * full_ring_fail_and_run). The flag is on the worker's own line. */
 	atomic_store(&w->looking, 1);
 	struct jobq__ring *r = NULL;
-	if (!paused_now(p)) {
+	if (!atomic_load(&p->paused)) {
 		const unsigned char *order = pick_order[w->pick % 7];
 		for (unsigned i = 0; i < JOBQ__NPRIO && !r; i++)
 			if (jobq__ring_pop(&p->rings[order[i]], fn, arg))
@@ -338,7 +329,7 @@ static void *worker_main(void *arg)
 		atomic_thread_fence(memory_order_seq_cst);
 		if (atomic_load(&p->draining))
 			notify_drain(p);
-		bool work = !paused_now(p) && !rings_empty(p);
+		bool work = !atomic_load(&p->paused) && !rings_empty(p);
 		JOBQ_CHAOS_POINT(); /* decided to sleep, not asleep yet */
 		if (!work && !must_leave(p, w))
 			futex_wait(&p->word, key, 0);
@@ -543,7 +534,10 @@ bool jobq__pool_is_worker(const struct jobq__pool *p)
 
 void jobq__pool_close(struct jobq__pool *p)
 {
+	/* Under ctl, against a pause that checked for it (jobq__pool_pause). */
+	pthread_mutex_lock(&p->ctl);
 	atomic_store(&p->closed, 1);
+	pthread_mutex_unlock(&p->ctl);
 }
 
 static bool drained(struct jobq__pool *p)
@@ -591,20 +585,30 @@ void jobq__pool_held_changed(struct jobq__pool *p)
 		notify_drain(p);
 }
 
-void jobq__pool_pause(struct jobq__pool *p, bool paused)
+int jobq__pool_pause(struct jobq__pool *p, bool paused)
 {
-	atomic_store(&p->paused, paused);
 	if (!paused) {
+		atomic_store(&p->paused, 0);
 		wake(p, INT_MAX);
-		return;
+		return 0;
 	}
+	/* A closed pool is not paused again: its shutdown resumes it once, after its cancel
+	 * sweep, and then drains; a pause after that would keep the drain waiting for ever. The
+	 * check and the store are under ctl, as the close is, so a pause either comes before the
+	 * close (and the shutdown resumes it) or sees it. */
+	pthread_mutex_lock(&p->ctl);
+	if (atomic_load(&p->closed)) {
+		pthread_mutex_unlock(&p->ctl);
+		return JOBQ_ECLOSED;
+	}
+	atomic_store(&p->paused, 1);
 	/* Wait out the looks that began before paused was set (see pop()); a look never blocks,
 	 * so this is short, and a worker calling this from inside a job is not looking. */
-	pthread_mutex_lock(&p->ctl);
 	for (struct jobq__worker *w = p->workers; w; w = w->next)
 		while (atomic_load_explicit(&w->looking, memory_order_acquire))
 			cpu_relax();
 	pthread_mutex_unlock(&p->ctl);
+	return 0;
 }
 
 int jobq__pool_set_workers(struct jobq__pool *p, unsigned n)

@@ -50,7 +50,7 @@ struct jobq__pool {
 	 * (job.c's retention batch). Set, like held, before jobq__pool_init. */
 	void (*idle)(struct jobq__pool *p);
 
-	pthread_mutex_t ctl; /* guards the fields below */
+	pthread_mutex_t ctl; /* guards the fields below; closed, and paused = 1, are stored under it */
 	struct jobq__worker *workers;
 	unsigned nlive;       /* workers not told to leave */
 	unsigned serial;      /* names jobq-N */
@@ -93,7 +93,9 @@ int jobq__pool_drain(struct jobq__pool *p, int64_t deadline_ns);
 /* Tells a waiting drain that *held may have dropped to zero. */
 void jobq__pool_held_changed(struct jobq__pool *p);
 
-void jobq__pool_pause(struct jobq__pool *p, bool paused);
+/* Pauses (workers leave the rings alone once it returns) or resumes the pool. 0, or
+ * JOBQ_ECLOSED for a pause of a closed pool. */
+int jobq__pool_pause(struct jobq__pool *p, bool paused);
 int jobq__pool_set_workers(struct jobq__pool *p, unsigned n);
 
 /* The pool whose item the calling thread is running, or NULL. */

@@ -537,6 +537,56 @@ START_TEST(shutdown_cancel_ends_queued_runs_tasks)
 }
 END_TEST
 
+/* Posts until the executor refuses, or POSTER_MAX times. */
+struct poster {
+	jobq_t *q;
+	_Atomic int posted, ran;
+};
+
+enum { POSTER_MAX = 20000 };
+
+static void *post_until_closed(void *arg)
+{
+	struct poster *t = arg;
+	while (atomic_load(&t->posted) < POSTER_MAX && jobq_post(t->q, count_task, &t->ran) == 0)
+		atomic_fetch_add(&t->posted, 1);
+	return NULL;
+}
+
+/*
+ * A paused executor shut down with JOBQ_CANCEL starts none of its queued jobs, even with workers
+ * awake at the time: each post wakes one, which looks at the rings between the close and the
+ * cancel sweep (before the fix, the closed pool counted as not paused there).
+ */
+START_TEST(cancelling_a_paused_pool_starts_nothing)
+{
+	enum { N = 200 };
+	static struct probe p[N];
+	for (int round = 0; round < 50; round++) {
+		jobq_t *q = make(2, 0, 0);
+		memset(p, 0, sizeof p);
+		ck_assert_int_eq(jobq_pause(q), 0);
+		for (int i = 0; i < N; i++) {
+			jobq_job_options_t o = probe_opts(&p[i]);
+			ck_assert_int_eq(jobq_submit(q, probe_job, &p[i], &o, NULL), 0);
+		}
+		struct poster t = {.q = q};
+		pthread_t th;
+		ck_assert_int_eq(pthread_create(&th, NULL, post_until_closed, &t), 0);
+		while (atomic_load(&t.posted) < 100)
+			sched_yield();
+		ck_assert_int_eq(jobq_shutdown(q, JOBQ_CANCEL, 0), 0);
+		pthread_join(th, NULL);
+		for (int i = 0; i < N; i++) {
+			ck_assert_int_eq(atomic_load(&p[i].runs), 0);
+			assert_ended_once(&p[i], JOBQ_CANCELLED);
+		}
+		ck_assert_int_eq(atomic_load(&t.ran), atomic_load(&t.posted));
+		ck_assert_int_eq(jobq_destroy(q), 0);
+	}
+}
+END_TEST
+
 START_TEST(shutdown_times_out_then_destroy_cancels)
 {
 	jobq_t *q = make(1, 0, 0);
@@ -988,6 +1038,7 @@ Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, shutdown_drain_runs_everything);
 	tcase_add_test(tc, shutdown_cancel_ends_queued_runs_tasks);
+	tcase_add_test(tc, cancelling_a_paused_pool_starts_nothing);
 	tcase_add_test(tc, shutdown_times_out_then_destroy_cancels);
 	tcase_add_test(tc, inside_a_job);
 	tcase_add_test(tc, full_ring_fail_and_run);
