@@ -411,10 +411,11 @@ START_TEST(batched_records_are_kept_and_forgotten)
 		ck_assert_int_eq(jobq_submit(q, done_job, NULL, NULL, &ids[i]), 0);
 	/* Not jobq_wait_many: the oldest may be forgotten before it looks. */
 	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
-	/* The records known now: at least retain_count, and at most the slack (pruning goes in
-	 * batches of retain_count / 16) and a batch less one per worker more. Which ones depends
-	 * on the order the batches went in. Known records are only ever forgotten from here on,
-	 * so a count taken while workers still put batches away stays within the same bounds. */
+	/* The records known now: at least retain_count, and at most twice the slack (ending jobs
+	 * prune past retain_count + 2 * retain_count / 16) and a batch less one per worker more.
+	 * Which ones depends on the order the batches went in. Known records are only ever
+	 * forgotten from here on, so a count taken while workers still put batches away stays
+	 * within the same bounds. */
 	jobq_status_t st;
 	unsigned known = 0;
 	for (int i = 0; i < N; i++) {
@@ -426,7 +427,40 @@ START_TEST(batched_records_are_kept_and_forgotten)
 		}
 	}
 	ck_assert_uint_ge(known, BATCHED_KEEP);
-	ck_assert_uint_le(known, BATCHED_KEEP + BATCHED_KEEP / 16 + WORKERS * (BATCH - 1));
+	ck_assert_uint_le(known, BATCHED_KEEP + 2 * (BATCHED_KEEP / 16) + WORKERS * (BATCH - 1));
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+/*
+ * A submit that finds no record to reuse, once more than retain_count and its slack (256 + 16)
+ * are kept, forgets the oldest and reuses one; ending jobs alone would keep up to 256 + 32.
+ * 256 is below the size where workers batch, so each record is retained as it ends.
+ */
+START_TEST(submit_reclaims_old_records)
+{
+	enum { KEEP = 256, N = KEEP + 24 };
+	jobq_options_t o;
+	jobq_options_init(&o);
+	o.workers = 1;
+	o.retain_count = KEEP;
+	jobq_t *q;
+	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	uint64_t ids[N + 1];
+	for (int i = 0; i <= N; i++) {
+		ck_assert_int_eq(jobq_submit(q, done_job, NULL, NULL, &ids[i]), 0);
+		ck_assert_int_eq(jobq_wait(q, ids[i], 0, NULL), 0);
+	}
+	/* Past KEEP + 16 a submit pruned down to KEEP and the submits after it reused those
+	 * records, so at most KEEP + 16 are kept; ending jobs alone would keep all N + 1. */
+	jobq_stats_t s;
+	ck_assert_int_eq(jobq_stats(q, &s), 0);
+	ck_assert_uint_le(s.retained, KEEP + KEEP / 16);
+	ck_assert_uint_ge(s.retained, KEEP);
+	jobq_status_t st;
+	for (int i = 0; i < N + 1 - KEEP - KEEP / 16; i++)
+		ck_assert_int_eq(jobq_status(q, ids[i], &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_status(q, ids[N], &st), 0);
 	ck_assert_int_eq(jobq_destroy(q), 0);
 }
 END_TEST
@@ -1032,6 +1066,7 @@ Suite *suite(void)
 	tcase_add_test(tc, finished_records_are_forgotten);
 	tcase_add_test(tc, batched_records_are_kept_and_forgotten);
 	tcase_add_test(tc, idle_workers_put_their_batches_away);
+	tcase_add_test(tc, submit_reclaims_old_records);
 	tcase_add_test(tc, posted_tasks_run_once);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lifecycle");
