@@ -357,14 +357,21 @@ START_TEST(waited_job_no_longer_running)
 }
 END_TEST
 
-START_TEST(finished_records_are_forgotten)
+/* An executor with this many workers that keeps this many finished records. */
+static jobq_t *make_retaining(unsigned workers, unsigned retain_count)
 {
 	jobq_options_t o;
 	jobq_options_init(&o);
-	o.workers = 1;
-	o.retain_count = 5;
+	o.workers = workers;
+	o.retain_count = retain_count;
 	jobq_t *q;
 	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	return q;
+}
+
+START_TEST(finished_records_are_forgotten)
+{
+	jobq_t *q = make_retaining(1, 5);
 	uint64_t ids[20];
 	for (int i = 0; i < 20; i++) {
 		struct probe p = {.outcome = JOBQ_DONE};
@@ -400,12 +407,7 @@ enum { BATCHED_KEEP = 512, BATCH = 32 };
 START_TEST(batched_records_are_kept_and_forgotten)
 {
 	enum { N = 3000, WORKERS = 2 };
-	jobq_options_t o;
-	jobq_options_init(&o);
-	o.workers = WORKERS;
-	o.retain_count = BATCHED_KEEP;
-	jobq_t *q;
-	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	jobq_t *q = make_retaining(WORKERS, BATCHED_KEEP);
 	static uint64_t ids[N];
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(jobq_submit(q, done_job, NULL, NULL, &ids[i]), 0);
@@ -440,12 +442,7 @@ END_TEST
 START_TEST(submit_reclaims_old_records)
 {
 	enum { KEEP = 256, N = KEEP + 24 };
-	jobq_options_t o;
-	jobq_options_init(&o);
-	o.workers = 1;
-	o.retain_count = KEEP;
-	jobq_t *q;
-	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	jobq_t *q = make_retaining(1, KEEP);
 	uint64_t ids[N + 1];
 	for (int i = 0; i <= N; i++) {
 		ck_assert_int_eq(jobq_submit(q, done_job, NULL, NULL, &ids[i]), 0);
@@ -468,12 +465,7 @@ END_TEST
 START_TEST(idle_workers_put_their_batches_away)
 {
 	enum { N = BATCH - 1 }; /* no batch fills: only going idle puts them away */
-	jobq_options_t o;
-	jobq_options_init(&o);
-	o.workers = 2;
-	o.retain_count = BATCHED_KEEP;
-	jobq_t *q;
-	ck_assert_int_eq(jobq_create(&q, &o), 0);
+	jobq_t *q = make_retaining(2, BATCHED_KEEP);
 	uint64_t ids[N];
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(jobq_submit(q, done_job, NULL, NULL, &ids[i]), 0);
