@@ -145,7 +145,7 @@ typedef struct jobq_options {
 	                              0 = 65536 */
 	jobq_full_policy_t full;   /* default JOBQ_FULL_FAIL */
 	unsigned block_timeout_ms; /* for JOBQ_FULL_BLOCK; 0 = wait without limit */
-	unsigned retain_count;     /* finished records kept at most; 0 = 10000 */
+	unsigned retain_count;     /* finished records kept at most (in batches); 0 = 10000 */
 	unsigned retain_ms;        /* finished records kept at most this long; 0 = 60000 */
 	unsigned max_attempts;     /* default for jobs; 0 = 3 */
 	jobq_backoff_t backoff;    /* default for jobs */

@@ -608,7 +608,7 @@ void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
  * the batch is registered as before (status, wait and cancel find it), only not yet counted or
  * pruned; the batch goes in when it is full, when the worker runs out of work
  * (jobq__retain_flush, before it parks) and when it leaves. Only a pool's own workers batch,
- * and only where retain_count allows a slack of a batch (see fin_take), so a small
+ * and only where retain_count allows a slack of a batch (retain_slack), so a small
  * retain_count is kept exactly.
  */
 static _Thread_local struct {
