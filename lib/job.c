@@ -547,14 +547,21 @@ static void fin_changed(struct jobq__registry *r)
 		atomic_store_explicit(&r->reclaimable, more, memory_order_relaxed);
 }
 
+/* What retention keeps of a record that settles now. */
+static struct jobq__kept kept_of(const struct jobq__registry *r, struct jobq__job *j)
+{
+	return (struct jobq__kept){j, j->id, jobq__clock_coarse(r->clock)};
+}
+
 /*
- * Appends nadd records (oldest first, at most STAGE_MAX) to the retention ring, then prunes
- * what fin_take gives for bound, in batches of PRUNE_BATCH, all of them or (once) only the
- * first batch.
+ * Appends nadd records (oldest first, at most STAGE_MAX) to the retention ring, then prunes:
+ * a reclaim past reclaim_bound and one batch of PRUNE_BATCH at most, anything else past
+ * retain_bound and all of it.
  */
 static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsigned nadd,
-		  uint64_t bound, bool once)
+		  bool reclaiming)
 {
+	uint64_t bound = reclaiming ? reclaim_bound(r) : retain_bound(r);
 	struct jobq__kept v[PRUNE_BATCH];
 	int64_t now = jobq__clock_coarse(r->clock);
 	unsigned n = 0;
@@ -575,7 +582,7 @@ static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsign
 		if (!n)
 			return;
 		forget(r, v, n);
-		if (n < PRUNE_BATCH || once)
+		if (n < PRUNE_BATCH || reclaiming)
 			return;
 		n = 0;
 		pthread_mutex_lock(&r->fin_mu);
@@ -586,18 +593,16 @@ static bool reclaim(struct jobq__registry *r)
 {
 	if (!atomic_load_explicit(&r->reclaimable, memory_order_relaxed))
 		return false;
-	prune(r, NULL, 0, reclaim_bound(r), true);
+	prune(r, NULL, 0, true);
 	return true;
 }
 
 void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
 {
-	if (!j) {
-		prune(r, NULL, 0, retain_bound(r), false);
-		return;
-	}
-	struct jobq__kept k = {j, j->id, jobq__clock_coarse(r->clock)};
-	prune(r, &k, 1, retain_bound(r), false);
+	struct jobq__kept k;
+	if (j)
+		k = kept_of(r, j);
+	prune(r, j ? &k : NULL, j != NULL, false);
 }
 
 /*
@@ -624,7 +629,7 @@ static void retain_settled(jobq_t *q, struct jobq__job *j)
 		jobq__retain(r, j);
 		return;
 	}
-	staged.v[staged.n++] = (struct jobq__kept){j, j->id, jobq__clock_coarse(r->clock)};
+	staged.v[staged.n++] = kept_of(r, j);
 	if (staged.n == STAGE_MAX)
 		jobq__retain_flush(r);
 }
@@ -633,7 +638,7 @@ void jobq__retain_flush(struct jobq__registry *r)
 {
 	if (!staged.n)
 		return;
-	prune(r, staged.v, staged.n, retain_bound(r), false);
+	prune(r, staged.v, staged.n, false);
 	staged.n = 0;
 }
 
