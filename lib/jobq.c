@@ -269,6 +269,11 @@ static int post(jobq_t *q, jobq_task_fn fn, void *arg, jobq_full_policy_t policy
 	int rc = jobq__check(q);
 	if (rc || !fn)
 		return rc ? rc : JOBQ_EINVAL;
+	/* Most posts find room and need no gate: the ring refuses them once the pool is closed
+	 * (pool.h). Only a full ring takes the gate, to wait for room or to run the task here. */
+	rc = jobq__pool_post(&q->pool, JOBQ_PRIO_NORMAL, fn, arg);
+	if (rc != JOBQ_EAGAIN || policy == JOBQ_FULL_FAIL)
+		return rc;
 	rc = jobq__pool_enter(&q->pool);
 	if (rc)
 		return rc;

@@ -68,6 +68,15 @@ void jobq__pool_fini(struct jobq__pool *p);
  */
 int jobq__pool_enter(struct jobq__pool *p);
 void jobq__pool_leave(struct jobq__pool *p);
+/*
+ * Pushes and wakes a worker if one is needed, with no enter/leave around it: 0, JOBQ_EAGAIN
+ * when that ring is full, or JOBQ_ECLOSED once jobq__pool_close has begun. The ring itself
+ * refuses it after the close, so a drain counts every post that got in and waits for it; a
+ * post costs no locked instruction but the ring's claim. For items that need nothing else of
+ * the gate (fire-and-forget tasks); a caller that must push after the close uses the calls
+ * below, inside the gate or as held work.
+ */
+int jobq__pool_post(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
 /* Pushes and wakes a worker if one is needed; false when that ring is full. */
 bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
 /* jobq__pool_push in two halves, for a caller that pushes under a lock of its own: the push,

@@ -7,8 +7,13 @@
  * original uses p and p + 1, which cannot tell "full" from "free" when the capacity is 1.)
  * Producers claim positions by CAS on head, consumers on tail; the two counters live on
  * separate 128-byte lines so producers and consumers do not share a line. Positions are 64-bit
- * and never wrap in practice (2^63 items at 10^9 a second is 292 years); they are compared by
- * signed difference anyway.
+ * and never reach 2^63 in practice (2^63 items at 10^9 a second is 292 years); they are
+ * compared by signed difference anyway.
+ *
+ * Closing sets head's top bit. A push that may be refused sees it, in the same word it claims
+ * from, and returns without claiming; so every push that got in claimed its position before
+ * the close, and whoever reads head after the close counts it. That is what lets the pool take
+ * fire-and-forget items with no gate of its own (pool.c).
  *
  * Threads: any number of producers and consumers at once. It knows nothing of jobs or threads,
  * and never waits: a full ring fails the push, an empty one the pop; the pool decides what to do.
@@ -22,6 +27,9 @@
 #include "chaos.h"
 #include "hb.h"
 #include "jobq.h"
+
+/* Set in head by jobq__ring_close; positions stay below it (see above). */
+#define RING_CLOSED (UINT64_C(1) << 63)
 
 int jobq__ring_init(struct jobq__ring *r, size_t capacity)
 {
@@ -51,11 +59,15 @@ void jobq__ring_fini(struct jobq__ring *r)
 	r->slots = NULL;
 }
 
-bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg)
+int jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg, bool refuse_closed)
 {
-	/* Relaxed: the head value is only a guess that the CAS below validates. */
-	uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+	/* Relaxed: the head value is only a guess that the CAS below validates. Once the ring is
+	 * closed every head value has RING_CLOSED set, so a guess from before fails the CAS. */
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	for (;;) {
+		if ((head & RING_CLOSED) && refuse_closed)
+			return JOBQ_ECLOSED;
+		uint64_t pos = head & ~RING_CLOSED;
 		struct jobq__slot *s = &r->slots[pos & r->mask];
 		/* Acquire pairs with the consumer's release of seq: the slot's old contents were
 		 * read before we overwrite them. */
@@ -68,7 +80,7 @@ bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg)
 			 * them in the single total order, against a parking worker that looks at
 			 * head after its own seq_cst fence (pool.c). On x86 a locked CAS costs the
 			 * same either way. */
-			if (atomic_compare_exchange_weak_explicit(&r->head, &pos, pos + 1,
+			if (atomic_compare_exchange_weak_explicit(&r->head, &head, head + 1,
 								  memory_order_seq_cst,
 								  memory_order_relaxed)) {
 				JOBQ_CHAOS_POINT(); /* claimed, not yet published */
@@ -78,14 +90,19 @@ bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg)
 				 * and arg once it sees 2pos + 1. */
 				JOBQ_HB_BEFORE(s);
 				atomic_store_explicit(&s->seq, 2 * pos + 1, memory_order_release);
-				return true;
+				return 0;
 			}
 		} else if (dif < 0) {
-			return false; /* the slot still holds the item of the previous lap */
+			return JOBQ_EAGAIN; /* the slot still holds the item of the previous lap */
 		} else {
-			pos = atomic_load_explicit(&r->head, memory_order_relaxed);
+			head = atomic_load_explicit(&r->head, memory_order_relaxed);
 		}
 	}
+}
+
+void jobq__ring_close(struct jobq__ring *r)
+{
+	atomic_fetch_or(&r->head, RING_CLOSED);
 }
 
 bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
@@ -127,11 +144,11 @@ uint64_t jobq__ring_size(const struct jobq__ring *r)
 	 * ARMv8): a worker's last look before it parks, or after it hands the search on, must see
 	 * a push whose seq_cst claim of head came before its own seq_cst operations (pool.c). */
 	uint64_t tail = atomic_load(&r->tail);
-	uint64_t head = atomic_load(&r->head);
+	uint64_t head = atomic_load(&r->head) & ~RING_CLOSED;
 	return head - tail <= r->mask + 1 ? head - tail : r->mask + 1;
 }
 
 uint64_t jobq__ring_pushed(const struct jobq__ring *r)
 {
-	return atomic_load_explicit(&r->head, memory_order_acquire);
+	return atomic_load_explicit(&r->head, memory_order_acquire) & ~RING_CLOSED;
 }

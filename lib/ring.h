@@ -32,13 +32,17 @@ struct jobq__ring {
 /* capacity is rounded up to a power of two (at least 1). Returns 0 or JOBQ_ENOMEM. */
 int jobq__ring_init(struct jobq__ring *r, size_t capacity);
 void jobq__ring_fini(struct jobq__ring *r);
-/* false when the ring is full; never blocks. */
-bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg);
+/* Pushes (fn, arg); never blocks. 0, JOBQ_EAGAIN when the ring is full, or JOBQ_ECLOSED when
+ * refuse_closed is set and jobq__ring_close has run. */
+int jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg, bool refuse_closed);
+/* From now on pushes with refuse_closed fail; the others go on. Any thread, once. */
+void jobq__ring_close(struct jobq__ring *r);
 /* false when the ring is empty (or its next item is not published yet); never blocks. */
 bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg);
 /* Items pushed and not yet popped; exact when no push or pop is in progress. */
 uint64_t jobq__ring_size(const struct jobq__ring *r);
-/* Pushes ever made (claimed positions). */
+/* Pushes ever made (claimed positions); counts every push that got in before a close, when read
+ * after it. */
 uint64_t jobq__ring_pushed(const struct jobq__ring *r);
 
 #endif

@@ -507,6 +507,59 @@ START_TEST(posted_tasks_run_once)
 }
 END_TEST
 
+/* Posts until the executor refuses, or max times (0: no limit). */
+struct poster {
+	jobq_t *q;
+	int max;
+	_Atomic int posted, ran;
+};
+
+static void *post_until_closed(void *arg)
+{
+	struct poster *t = arg;
+	int rc = 0;
+	while ((!t->max || atomic_load(&t->posted) < t->max) &&
+	       (rc = jobq_post(t->q, count_task, &t->ran)) == 0)
+		atomic_fetch_add(&t->posted, 1);
+	ck_assert(rc == 0 || rc == JOBQ_ECLOSED);
+	return NULL;
+}
+
+/* Posts take no gate where the ring has room: the ring refuses them after the close, so every
+ * post that was accepted has run by the time the shutdown returns. Both ring paths: one with
+ * room for every post, and one that fills, so that posts wait for room in the gate. */
+START_TEST(posts_racing_shutdown_have_run_when_it_returns)
+{
+	enum { POSTERS = 3 };
+	for (int round = 0; round < 20; round++) {
+		jobq_t *q = make(2, round % 2 ? 1u << 16 : 16, JOBQ_FULL_BLOCK);
+		struct poster t[POSTERS];
+		pthread_t th[POSTERS];
+		for (int i = 0; i < POSTERS; i++) {
+			t[i] = (struct poster){.q = q};
+			ck_assert_int_eq(pthread_create(&th[i], NULL, post_until_closed, &t[i]), 0);
+		}
+		for (int i = 0; i < POSTERS; i++)
+			while (atomic_load(&t[i].ran) < 100)
+				sched_yield();
+		ck_assert_int_eq(jobq_shutdown(q, round % 4 < 2 ? JOBQ_DRAIN : JOBQ_CANCEL, 0), 0);
+		int ran = 0, posted = 0;
+		for (int i = 0; i < POSTERS; i++)
+			ran += atomic_load(&t[i].ran);
+		for (int i = 0; i < POSTERS; i++) {
+			pthread_join(th[i], NULL);
+			posted += atomic_load(&t[i].posted);
+		}
+		ck_assert_int_eq(ran, posted);
+		jobq_stats_t s;
+		ck_assert_int_eq(jobq_stats(q, &s), 0);
+		ck_assert_uint_eq(s.posted, (unsigned)posted);
+		ck_assert_uint_eq(s.queued, 0);
+		ck_assert_int_eq(jobq_destroy(q), 0);
+	}
+}
+END_TEST
+
 START_TEST(shutdown_drain_runs_everything)
 {
 	jobq_t *q = make(2, 0, 0);
@@ -563,22 +616,6 @@ START_TEST(shutdown_cancel_ends_queued_runs_tasks)
 }
 END_TEST
 
-/* Posts until the executor refuses, or POSTER_MAX times. */
-struct poster {
-	jobq_t *q;
-	_Atomic int posted, ran;
-};
-
-enum { POSTER_MAX = 20000 };
-
-static void *post_until_closed(void *arg)
-{
-	struct poster *t = arg;
-	while (atomic_load(&t->posted) < POSTER_MAX && jobq_post(t->q, count_task, &t->ran) == 0)
-		atomic_fetch_add(&t->posted, 1);
-	return NULL;
-}
-
 /*
  * A paused executor shut down with JOBQ_CANCEL starts none of its queued jobs, even with workers
  * awake at the time: each post wakes one, which looks at the rings between the close and the
@@ -596,7 +633,7 @@ START_TEST(cancelling_a_paused_pool_starts_nothing)
 			jobq_job_options_t o = probe_opts(&p[i]);
 			ck_assert_int_eq(jobq_submit(q, probe_job, &p[i], &o, NULL), 0);
 		}
-		struct poster t = {.q = q};
+		struct poster t = {.q = q, .max = 20000};
 		pthread_t th;
 		ck_assert_int_eq(pthread_create(&th, NULL, post_until_closed, &t), 0);
 		while (atomic_load(&t.posted) < 100)
@@ -1060,6 +1097,7 @@ Suite *suite(void)
 	tcase_add_test(tc, idle_workers_put_their_batches_away);
 	tcase_add_test(tc, submit_reclaims_old_records);
 	tcase_add_test(tc, posted_tasks_run_once);
+	tcase_add_test(tc, posts_racing_shutdown_have_run_when_it_returns);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lifecycle");
 	tcase_set_timeout(tc, 60);

@@ -1,11 +1,13 @@
 /*
- * test_ring.c: the MPMC ring alone: tiny and large capacities, full and empty, many laps, and
- * several producers and consumers where every item is tagged and must be seen exactly once.
+ * test_ring.c: the MPMC ring alone: tiny and large capacities, full and empty, many laps,
+ * several producers and consumers where every item is tagged and must be seen exactly once, and
+ * a close racing producers, after which exactly the pushes that got in are there.
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "jobq.h"
 #include "ring.h"
 #include "testutil.h"
 
@@ -26,8 +28,8 @@ static void check_capacity(size_t asked, size_t expect)
 	uintptr_t laps = expect < 64 ? 1000 : 20;
 	for (uintptr_t lap = 0; lap < laps; lap++) {
 		for (uintptr_t i = 0; i < expect; i++)
-			ck_assert(jobq__ring_push(&r, noop, (void *)(lap * expect + i)));
-		ck_assert(!jobq__ring_push(&r, noop, NULL));
+			ck_assert_int_eq(jobq__ring_push(&r, noop, (void *)(lap * expect + i), true), 0);
+		ck_assert_int_eq(jobq__ring_push(&r, noop, NULL, true), JOBQ_EAGAIN);
 		ck_assert_uint_eq(jobq__ring_size(&r), expect);
 		for (uintptr_t i = 0; i < expect; i++) {
 			ck_assert(jobq__ring_pop(&r, &fn, &arg));
@@ -84,7 +86,7 @@ static void *producer(void *p)
 	struct worker_arg *w = p;
 	for (uintptr_t i = 0; i < PER_PRODUCER; i++) {
 		uintptr_t tag = (uintptr_t)w->id * PER_PRODUCER + i;
-		while (!jobq__ring_push(&w->m->ring, noop, (void *)tag))
+		while (jobq__ring_push(&w->m->ring, noop, (void *)tag, true))
 			sched_yield();
 	}
 	atomic_fetch_sub(&w->m->producers_left, 1);
@@ -149,6 +151,88 @@ START_TEST(mpmc_large_ring)
 }
 END_TEST
 
+START_TEST(close_refuses_only_refusable_pushes)
+{
+	struct jobq__ring r;
+	jobq__item_fn fn;
+	void *arg;
+	ck_assert_int_eq(jobq__ring_init(&r, 4), 0);
+	for (uintptr_t i = 0; i < 3; i++)
+		ck_assert_int_eq(jobq__ring_push(&r, noop, (void *)i, true), 0);
+	jobq__ring_close(&r);
+	ck_assert_int_eq(jobq__ring_push(&r, noop, NULL, true), JOBQ_ECLOSED);
+	ck_assert_uint_eq(jobq__ring_size(&r), 3);
+	ck_assert_uint_eq(jobq__ring_pushed(&r), 3);
+	/* A push that may come after the close goes on, full ring and all. */
+	ck_assert_int_eq(jobq__ring_push(&r, noop, (void *)3, false), 0);
+	ck_assert_int_eq(jobq__ring_push(&r, noop, NULL, false), JOBQ_EAGAIN);
+	ck_assert_int_eq(jobq__ring_push(&r, noop, NULL, true), JOBQ_ECLOSED);
+	ck_assert_uint_eq(jobq__ring_size(&r), 4);
+	for (uintptr_t i = 0; i < 4; i++) {
+		ck_assert(jobq__ring_pop(&r, &fn, &arg));
+		ck_assert_uint_eq((uintptr_t)arg, i);
+	}
+	ck_assert(!jobq__ring_pop(&r, &fn, &arg));
+	ck_assert_uint_eq(jobq__ring_size(&r), 0);
+	ck_assert_int_eq(jobq__ring_push(&r, noop, (void *)4, false), 0);
+	ck_assert_uint_eq(jobq__ring_pushed(&r), 5);
+	jobq__ring_fini(&r);
+}
+END_TEST
+
+/* Pushes tagged items until the ring refuses; counts those that got in. */
+static void *pusher_until_closed(void *p)
+{
+	struct worker_arg *w = p;
+	for (uintptr_t i = 0;; i++) {
+		int rc;
+		while ((rc = jobq__ring_push(&w->m->ring, noop, (void *)(w->id * PER_PRODUCER + i),
+					     true)) == JOBQ_EAGAIN)
+			sched_yield();
+		if (rc == JOBQ_ECLOSED)
+			break;
+		ck_assert_int_eq(rc, 0);
+		ck_assert_uint_lt(i + 1, PER_PRODUCER);
+		atomic_fetch_add(&w->m->consumed, 1); /* here: pushes that got in */
+	}
+	atomic_fetch_sub(&w->m->producers_left, 1);
+	return NULL;
+}
+
+START_TEST(close_racing_producers)
+{
+	struct mpmc m = {0};
+	pthread_t pt[PRODUCERS];
+	struct worker_arg wa[PRODUCERS];
+	jobq__item_fn fn;
+	void *arg;
+	ck_assert_int_eq(jobq__ring_init(&m.ring, 1024), 0);
+	atomic_store(&m.producers_left, PRODUCERS);
+	for (unsigned i = 0; i < PRODUCERS; i++) {
+		wa[i] = (struct worker_arg){&m, i};
+		ck_assert_int_eq(pthread_create(&pt[i], NULL, pusher_until_closed, &wa[i]), 0);
+	}
+	/* The main thread pops for a while, so that the ring laps, then closes it under the
+	 * producers' feet and takes what is left. */
+	uint64_t popped = 0;
+	while (popped < 5000)
+		if (jobq__ring_pop(&m.ring, &fn, &arg))
+			popped++;
+	jobq__ring_close(&m.ring);
+	uint64_t pushed = jobq__ring_pushed(&m.ring);
+	while (jobq__ring_pop(&m.ring, &fn, &arg))
+		popped++;
+	for (unsigned i = 0; i < PRODUCERS; i++)
+		pthread_join(pt[i], NULL);
+	/* Every push that returned 0 was counted by the one read of head after the close, and
+	 * was there to pop; none came after it. */
+	ck_assert_uint_eq(atomic_load(&m.consumed), pushed);
+	ck_assert_uint_eq(popped, pushed);
+	ck_assert(!jobq__ring_pop(&m.ring, &fn, &arg));
+	jobq__ring_fini(&m.ring);
+}
+END_TEST
+
 Suite *suite(void)
 {
 	Suite *s = suite_create("ring");
@@ -157,11 +241,13 @@ Suite *suite(void)
 	tcase_add_test(tc, capacity_one);
 	tcase_add_test(tc, capacity_two);
 	tcase_add_test(tc, capacity_large);
+	tcase_add_test(tc, close_refuses_only_refusable_pushes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threads");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, mpmc_small_ring);
 	tcase_add_test(tc, mpmc_large_ring);
+	tcase_add_test(tc, close_racing_producers);
 	suite_add_tcase(s, tc);
 	return s;
 }
