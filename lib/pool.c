@@ -76,6 +76,7 @@
 
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -213,14 +214,42 @@ static void slip(struct jobq__pool *p)
 	}
 }
 
+/*
+ * Sets the worker's looking flag before pop() reads paused. The store must be visible to
+ * jobq__pool_pause before the load of paused is made, which takes a full fence (on x86 a
+ * locked instruction: 16-23 % of a fire-and-forget task's cost in the interleaved runs of
+ * docs/BENCHMARKS.md). Where the kernel offers membarrier(2) the fence moves to the rare side:
+ * pause stores paused, then has the kernel run a full barrier on every thread of the process
+ * that is running (a thread that is not passes one in the scheduler), then reads the flags. A
+ * worker then either had its flag visible by that barrier, or makes its load of paused after
+ * it and sees the store; the compiler barrier keeps the compiler from swapping the two. This
+ * is the asymmetric fence of userspace RCU and of Folly's hazard pointers.
+ */
+static inline void announce_look(struct jobq__pool *p, struct jobq__worker *w)
+{
+	if (p->light_looks) {
+		atomic_store_explicit(&w->looking, 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+	} else {
+		atomic_store(&w->looking, 1);
+	}
+}
+
+/* The other half of announce_look: after paused is stored, before the flags are read. */
+static void fence_looks(struct jobq__pool *p)
+{
+	if (p->light_looks)
+		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
+
 static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn, void **arg)
 {
-	/* Announce the look, then check paused (both seq_cst): jobq__pool_pause stores paused and
-	 * then waits until no worker is looking, so either it waits for this look or this look
-	 * sees paused. With a plain check, a worker between the check and the ring pop took an
+	/* Announce the look, then check paused (ordered by announce_look): jobq__pool_pause
+	 * stores paused and then waits until no worker is looking, so either it waits for this
+	 * look or this look sees paused. With a plain check, a worker between the check and the ring pop took an
 	 * item pushed after jobq_pause returned (found by make valgrind: test_executor's
 	 * full_ring_fail_and_run). The flag is on the worker's own line. */
-	atomic_store(&w->looking, 1);
+	announce_look(p, w);
 	struct jobq__ring *r = NULL;
 	if (!atomic_load(&p->paused)) {
 		const unsigned char *order = pick_order[w->pick % 7];
@@ -422,6 +451,15 @@ int jobq__pool_init(struct jobq__pool *p, unsigned workers, size_t capacity)
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&p->drain_mu, NULL);
 	pthread_mutex_init(&p->ctl, NULL);
+	/* Registered for every pool, not once per process: whether a child of fork(2) inherits
+	 * the registration is the kernel's business, and registering is idempotent and cheap.
+	 * Refused (a kernel before 4.14, a seccomp filter), the workers fence their looks
+	 * themselves; so does the chaos build, so that CI runs both kinds. */
+#ifdef JOBQ_CHAOS
+	p->light_looks = false;
+#else
+	p->light_looks = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
 	/* For helgrind: the fields from word to inline_busy are atomics (pool.h). */
 	JOBQ_HB_ATOMIC(&p->word, (size_t)((char *)&p->drain_mu - (char *)&p->word));
 
@@ -623,6 +661,7 @@ int jobq__pool_pause(struct jobq__pool *p, bool paused)
 		return JOBQ_ECLOSED;
 	}
 	atomic_store(&p->paused, 1);
+	fence_looks(p);
 	/* Wait out the looks that began before paused was set (see pop()); a look never blocks,
 	 * so this is short, and a worker calling this from inside a job is not looking. */
 	for (struct jobq__worker *w = p->workers; w; w = w->next)

@@ -49,6 +49,9 @@ struct jobq__pool {
 	 * before it leaves: the owner's chance to put away what the worker kept back while busy
 	 * (job.c's retention batch). Set, like held, before jobq__pool_init. */
 	void (*idle)(struct jobq__pool *p);
+	/* The kernel's membarrier(2) stands in for the workers' fence in pop() (pool.c): set by
+	 * jobq__pool_init before the workers start, read-only afterwards. */
+	bool light_looks;
 
 	pthread_mutex_t ctl; /* guards the fields below; closed, and paused = 1, are stored under it */
 	struct jobq__worker *workers;

@@ -810,6 +810,64 @@ static void *pause_toggler(void *arg)
  * shutdown resumed the pool: the drain must finish all the same (it used to wait for ever; the
  * chaos build widens that window).
  */
+struct busy_poster {
+	jobq_t *q;
+	_Atomic int started; /* tasks begun */
+	_Atomic int stop;
+	_Atomic uint64_t tries, accepted;
+};
+
+static void started_task(void *arg)
+{
+	atomic_fetch_add(&((struct busy_poster *)arg)->started, 1);
+}
+
+static void *post_until_stopped(void *arg)
+{
+	struct busy_poster *b = arg;
+	while (!atomic_load(&b->stop)) {
+		if (jobq_trypost(b->q, started_task, b) == 0)
+			atomic_fetch_add(&b->accepted, 1);
+		atomic_fetch_add(&b->tries, 1);
+	}
+	return NULL;
+}
+
+/*
+ * A pause lands on workers that are busy taking tasks (the poster keeps them from ever
+ * parking): once jobq_pause returns, a worker may still begin the one task it took before, and
+ * nothing more, while the poster goes on filling the ring.
+ */
+START_TEST(pause_stops_busy_workers)
+{
+	enum { WORKERS = 2 };
+	for (int round = 0; round < 20; round++) {
+		jobq_t *q = make(WORKERS, 1u << 14, JOBQ_FULL_FAIL);
+		struct busy_poster b = {.q = q};
+		pthread_t th;
+		ck_assert_int_eq(pthread_create(&th, NULL, post_until_stopped, &b), 0);
+		while (atomic_load(&b.started) < 2000)
+			sched_yield();
+		ck_assert_int_eq(jobq_pause(q), 0);
+		int at_pause = atomic_load(&b.started);
+		/* The poster goes on (the ring fills, then refuses) for 20000 more tries. */
+		uint64_t then = atomic_load(&b.tries);
+		while (atomic_load(&b.tries) < then + 20000)
+			sched_yield();
+		ck_assert_int_le(atomic_load(&b.started), at_pause + WORKERS);
+		jobq_stats_t s;
+		ck_assert_int_eq(jobq_stats(q, &s), 0);
+		ck_assert_uint_gt(s.queued, 0);
+		atomic_store(&b.stop, 1);
+		pthread_join(th, NULL);
+		ck_assert_int_eq(jobq_resume(q), 0);
+		ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+		ck_assert_uint_eq((uint64_t)atomic_load(&b.started), atomic_load(&b.accepted));
+		ck_assert_int_eq(jobq_destroy(q), 0);
+	}
+}
+END_TEST
+
 START_TEST(pause_racing_shutdown)
 {
 	for (int round = 0; round < 50; round++) {
@@ -1110,6 +1168,7 @@ Suite *suite(void)
 	tcase_add_test(tc, full_ring_block_until_room);
 	tcase_add_test(tc, due_job_waits_for_room_while_polled);
 	tcase_add_test(tc, pause_racing_shutdown);
+	tcase_add_test(tc, pause_stops_busy_workers);
 	tcase_add_test(tc, block_inside_job_runs_inline);
 	tcase_add_test(tc, low_priority_never_starves);
 	tcase_add_test(tc, set_workers_grows_and_shrinks);
