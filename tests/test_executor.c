@@ -531,8 +531,9 @@ static void *post_until_closed(void *arg)
 START_TEST(posts_racing_shutdown_have_run_when_it_returns)
 {
 	enum { POSTERS = 3 };
-	for (int round = 0; round < 20; round++) {
-		jobq_t *q = make(2, round % 2 ? 1u << 16 : 16, JOBQ_FULL_BLOCK);
+	int rounds = getenv("JOBQ_TEST_QUICK") ? 4 : 20; /* valgrind */
+	for (int round = 0; round < rounds; round++) {
+		jobq_t *q = make(2, round % 2 ? 1u << 12 : 16, JOBQ_FULL_BLOCK);
 		struct poster t[POSTERS];
 		pthread_t th[POSTERS];
 		for (int i = 0; i < POSTERS; i++) {
@@ -826,8 +827,12 @@ static void *post_until_stopped(void *arg)
 {
 	struct busy_poster *b = arg;
 	while (!atomic_load(&b->stop)) {
+		/* A full ring: yield, or under valgrind (one thread at a time, not handed round
+		 * fairly) this loop could keep the workers from ever running. */
 		if (jobq_trypost(b->q, started_task, b) == 0)
 			atomic_fetch_add(&b->accepted, 1);
+		else
+			sched_yield();
 		atomic_fetch_add(&b->tries, 1);
 	}
 	return NULL;
@@ -841,18 +846,19 @@ static void *post_until_stopped(void *arg)
 START_TEST(pause_stops_busy_workers)
 {
 	enum { WORKERS = 2 };
-	for (int round = 0; round < 20; round++) {
-		jobq_t *q = make(WORKERS, 1u << 14, JOBQ_FULL_FAIL);
+	bool quick = getenv("JOBQ_TEST_QUICK") != NULL; /* valgrind */
+	for (int round = 0; round < (quick ? 3 : 20); round++) {
+		jobq_t *q = make(WORKERS, 1024, JOBQ_FULL_FAIL);
 		struct busy_poster b = {.q = q};
 		pthread_t th;
 		ck_assert_int_eq(pthread_create(&th, NULL, post_until_stopped, &b), 0);
-		while (atomic_load(&b.started) < 2000)
+		while (atomic_load(&b.started) < (quick ? 200 : 2000))
 			sched_yield();
 		ck_assert_int_eq(jobq_pause(q), 0);
 		int at_pause = atomic_load(&b.started);
-		/* The poster goes on (the ring fills, then refuses) for 20000 more tries. */
+		/* The poster goes on (the ring fills, then refuses) for a while. */
 		uint64_t then = atomic_load(&b.tries);
-		while (atomic_load(&b.tries) < then + 20000)
+		while (atomic_load(&b.tries) < then + (quick ? 2000 : 20000))
 			sched_yield();
 		ck_assert_int_le(atomic_load(&b.started), at_pause + WORKERS);
 		jobq_stats_t s;
