@@ -21,6 +21,9 @@
  *     the wake brings back once it counts as a searcher (and by any worker about to sleep). A
  *     wake costs the producer a system call, and on a virtual machine a parked worker takes
  *     tens of microseconds to come back: without the flag, every push in that time woke again.
+ *     A submit's push publishes and then decides the wake; a post (jobq__pool_post) decides
+ *     the wake between its claim and its publish, so that the publish is its last touch of
+ *     the pool. The producer takes either order for each item.
  * Not modelled: priorities (three rings are one ring here), pause, drain and worker exit.
  *
  * The property: once every producer is done, it must never be that an item is left in the ring
@@ -100,11 +103,16 @@ proctype producer()
 {
 	byte k = 0;
 	byte s;
-	bool was;
+	bool was, early;
 	do
 	:: k < ITEMS ->
 		claimed++;   /* the CAS on head */
-		avail++;     /* the release store of the slot's seq */
+		/* A submit publishes, then decides the wake; a post (jobq__pool_post) decides
+		 * the wake first and publishes last. Either, for each item. */
+		if
+		:: early = false; avail++   /* the release store of the slot's seq */
+		:: early = true
+		fi;
 		/* two seq_cst loads, after the seq_cst claim of head */
 		s = nsearching;
 		if
@@ -113,6 +121,10 @@ proctype producer()
 			:: nsleepers > 0 -> wake_once(was)
 			:: else -> skip
 			fi
+		:: else -> skip
+		fi;
+		if
+		:: early -> avail++
 		:: else -> skip
 		fi;
 		k++

@@ -512,10 +512,20 @@ bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn
 int jobq__pool_post(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
 {
 	JOBQ_CHAOS_POINT(); /* a close may overtake the post here: its ring must refuse it */
-	int rc = jobq__ring_push(&p->rings[prio], fn, arg, true);
-	if (rc == 0)
-		jobq__pool_kick(p);
-	return rc;
+	struct jobq__ring *r = &p->rings[prio];
+	uint64_t pos;
+	int rc = jobq__ring_claim(r, true, &pos);
+	if (rc)
+		return rc;
+	/* The wake comes before the publish. Once the task is visible it may run, a drain may
+	 * finish and the owner may free the pool (jobq_destroy), with no gate to hold them up;
+	 * so the publish is the post's last touch of the pool. The wake decision only needs the
+	 * claim before it (see the top of the file), and a worker woken early finds the ring
+	 * not empty (the claim counts) and searches until the task appears. */
+	jobq__pool_kick(p);
+	JOBQ_CHAOS_POINT(); /* woken, not yet published */
+	jobq__ring_publish(r, pos, fn, arg);
+	return 0;
 }
 
 void jobq__pool_kick(struct jobq__pool *p)

@@ -59,7 +59,7 @@ void jobq__ring_fini(struct jobq__ring *r)
 	r->slots = NULL;
 }
 
-int jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg, bool refuse_closed)
+int jobq__ring_claim(struct jobq__ring *r, bool refuse_closed, uint64_t *pos)
 {
 	/* Relaxed: the head value is only a guess that the CAS below validates. Once the ring is
 	 * closed every head value has RING_CLOSED set, so a guess from before fails the CAS. */
@@ -67,29 +67,22 @@ int jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg, bool refu
 	for (;;) {
 		if ((head & RING_CLOSED) && refuse_closed)
 			return JOBQ_ECLOSED;
-		uint64_t pos = head & ~RING_CLOSED;
-		struct jobq__slot *s = &r->slots[pos & r->mask];
+		uint64_t at = head & ~RING_CLOSED;
 		/* Acquire pairs with the consumer's release of seq: the slot's old contents were
 		 * read before we overwrite them. */
-		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-		int64_t dif = (int64_t)(seq - 2 * pos);
+		uint64_t seq = atomic_load_explicit(&r->slots[at & r->mask].seq, memory_order_acquire);
+		int64_t dif = (int64_t)(seq - 2 * at);
 		if (dif == 0) {
-			/* Claiming the position publishes nothing (the release store of seq
-			 * below does), but it is seq_cst: the pool's wake decision after a push
-			 * reads nsearching with seq_cst loads and relies on this CAS being before
-			 * them in the single total order, against a parking worker that looks at
-			 * head after its own seq_cst fence (pool.c). On x86 a locked CAS costs the
-			 * same either way. */
+			/* Claiming the position publishes nothing (the release store of seq in
+			 * jobq__ring_publish does), but it is seq_cst: the pool's wake decision
+			 * after a claim reads nsearching with seq_cst loads and relies on this CAS
+			 * being before them in the single total order, against a parking worker
+			 * that looks at head after its own seq_cst fence (pool.c). On x86 a locked
+			 * CAS costs the same either way. */
 			if (atomic_compare_exchange_weak_explicit(&r->head, &head, head + 1,
 								  memory_order_seq_cst,
 								  memory_order_relaxed)) {
-				JOBQ_CHAOS_POINT(); /* claimed, not yet published */
-				s->fn = fn;
-				s->arg = arg;
-				/* Release pairs with the consumer's acquire load of seq: it sees fn
-				 * and arg once it sees 2pos + 1. */
-				JOBQ_HB_BEFORE(s);
-				atomic_store_explicit(&s->seq, 2 * pos + 1, memory_order_release);
+				*pos = at;
 				return 0;
 			}
 		} else if (dif < 0) {
@@ -98,6 +91,28 @@ int jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg, bool refu
 			head = atomic_load_explicit(&r->head, memory_order_relaxed);
 		}
 	}
+}
+
+void jobq__ring_publish(struct jobq__ring *r, uint64_t pos, jobq__item_fn fn, void *arg)
+{
+	struct jobq__slot *s = &r->slots[pos & r->mask];
+	s->fn = fn;
+	s->arg = arg;
+	/* Release pairs with the consumer's acquire load of seq: it sees fn and arg once it sees
+	 * 2pos + 1. */
+	JOBQ_HB_BEFORE(s);
+	atomic_store_explicit(&s->seq, 2 * pos + 1, memory_order_release);
+}
+
+int jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg, bool refuse_closed)
+{
+	uint64_t pos;
+	int rc = jobq__ring_claim(r, refuse_closed, &pos);
+	if (rc == 0) {
+		JOBQ_CHAOS_POINT(); /* claimed, not yet published */
+		jobq__ring_publish(r, pos, fn, arg);
+	}
+	return rc;
 }
 
 void jobq__ring_close(struct jobq__ring *r)
