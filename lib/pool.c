@@ -217,8 +217,9 @@ static void slip(struct jobq__pool *p)
 /*
  * Sets the worker's looking flag before pop() reads paused. The store must be visible to
  * jobq__pool_pause before the load of paused is made, which takes a full fence (on x86 a
- * locked instruction: 16-23 % of a fire-and-forget task's cost in the interleaved runs of
- * docs/BENCHMARKS.md). Where the kernel offers membarrier(2) the fence moves to the rare side:
+ * locked instruction; without it, interleaved runs posted 6 % more tasks with one worker and
+ * 14 % more with two: docs/BENCHMARKS.md, the eighth round). Where the kernel offers
+ * membarrier(2) the fence moves to the rare side:
  * pause stores paused, then has the kernel run a full barrier on every thread of the process
  * that is running (a thread that is not passes one in the scheduler), then reads the flags. A
  * worker then either had its flag visible by that barrier, or makes its load of paused after
@@ -246,9 +247,9 @@ static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn,
 {
 	/* Announce the look, then check paused (ordered by announce_look): jobq__pool_pause
 	 * stores paused and then waits until no worker is looking, so either it waits for this
-	 * look or this look sees paused. With a plain check, a worker between the check and the ring pop took an
-	 * item pushed after jobq_pause returned (found by make valgrind: test_executor's
-	 * full_ring_fail_and_run). The flag is on the worker's own line. */
+	 * look or this look sees paused. With a plain check, a worker between the check and the
+	 * ring pop took an item pushed after jobq_pause returned (found by make valgrind:
+	 * test_executor's full_ring_fail_and_run). The flag is on the worker's own line. */
 	announce_look(p, w);
 	struct jobq__ring *r = NULL;
 	if (!atomic_load(&p->paused)) {
@@ -506,7 +507,7 @@ void jobq__pool_leave(struct jobq__pool *p)
 
 bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
 {
-	return jobq__ring_push(&p->rings[prio], fn, arg, false) == 0;
+	return jobq__ring_push(&p->rings[prio], fn, arg);
 }
 
 int jobq__pool_post(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)

@@ -10,10 +10,10 @@
  * and never reach 2^63 in practice (2^63 items at 10^9 a second is 292 years); they are
  * compared by signed difference anyway.
  *
- * Closing sets head's top bit. A push that may be refused sees it, in the same word it claims
- * from, and returns without claiming; so every push that got in claimed its position before
- * the close, and whoever reads head after the close counts it. That is what lets the pool take
- * fire-and-forget items with no gate of its own (pool.c).
+ * Closing sets head's top bit. A claim that may be refused sees it, in the same word it claims
+ * from, and returns without claiming; so every such push that got in claimed its position
+ * before the close, and whoever reads head after the close counts it. That is what lets the
+ * pool take fire-and-forget items with no gate of its own (pool.c).
  *
  * Threads: any number of producers and consumers at once. It knows nothing of jobs or threads,
  * and never waits: a full ring fails the push, an empty one the pop; the pool decides what to do.
@@ -104,15 +104,14 @@ void jobq__ring_publish(struct jobq__ring *r, uint64_t pos, jobq__item_fn fn, vo
 	atomic_store_explicit(&s->seq, 2 * pos + 1, memory_order_release);
 }
 
-int jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg, bool refuse_closed)
+bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg)
 {
 	uint64_t pos;
-	int rc = jobq__ring_claim(r, refuse_closed, &pos);
-	if (rc == 0) {
-		JOBQ_CHAOS_POINT(); /* claimed, not yet published */
-		jobq__ring_publish(r, pos, fn, arg);
-	}
-	return rc;
+	if (jobq__ring_claim(r, false, &pos))
+		return false;
+	JOBQ_CHAOS_POINT(); /* claimed, not yet published */
+	jobq__ring_publish(r, pos, fn, arg);
+	return true;
 }
 
 void jobq__ring_close(struct jobq__ring *r)

@@ -32,15 +32,15 @@ struct jobq__ring {
 /* capacity is rounded up to a power of two (at least 1). Returns 0 or JOBQ_ENOMEM. */
 int jobq__ring_init(struct jobq__ring *r, size_t capacity);
 void jobq__ring_fini(struct jobq__ring *r);
-/* Pushes (fn, arg); never blocks. 0, JOBQ_EAGAIN when the ring is full, or JOBQ_ECLOSED when
- * refuse_closed is set and jobq__ring_close has run. */
-int jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg, bool refuse_closed);
-/* jobq__ring_push in two halves. The claim takes position *pos (same results as the push); the
- * ring counts the item from then on (size, pushed), but no consumer gets past it until the
- * publish, which must follow, and after which the producer may no longer touch the ring. */
+/* false when the ring is full; never blocks, and goes on after jobq__ring_close. */
+bool jobq__ring_push(struct jobq__ring *r, jobq__item_fn fn, void *arg);
+/* A push in two halves. The claim takes position *pos: 0, JOBQ_EAGAIN when the ring is full,
+ * or JOBQ_ECLOSED when refuse_closed is set and jobq__ring_close has run. The ring counts the
+ * item from then on (size, pushed), but no consumer gets past it until the publish, which must
+ * follow, and after which the producer may no longer touch the ring. */
 int jobq__ring_claim(struct jobq__ring *r, bool refuse_closed, uint64_t *pos);
 void jobq__ring_publish(struct jobq__ring *r, uint64_t pos, jobq__item_fn fn, void *arg);
-/* From now on pushes with refuse_closed fail; the others go on. Any thread, once. */
+/* From now on claims with refuse_closed fail; the others go on. Any thread. */
 void jobq__ring_close(struct jobq__ring *r);
 /* false when the ring is empty (or its next item is not published yet); never blocks. */
 bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg);

@@ -28,8 +28,8 @@ static void check_capacity(size_t asked, size_t expect)
 	uintptr_t laps = expect < 64 ? 1000 : 20;
 	for (uintptr_t lap = 0; lap < laps; lap++) {
 		for (uintptr_t i = 0; i < expect; i++)
-			ck_assert_int_eq(jobq__ring_push(&r, noop, (void *)(lap * expect + i), true), 0);
-		ck_assert_int_eq(jobq__ring_push(&r, noop, NULL, true), JOBQ_EAGAIN);
+			ck_assert(jobq__ring_push(&r, noop, (void *)(lap * expect + i)));
+		ck_assert(!jobq__ring_push(&r, noop, NULL));
 		ck_assert_uint_eq(jobq__ring_size(&r), expect);
 		for (uintptr_t i = 0; i < expect; i++) {
 			ck_assert(jobq__ring_pop(&r, &fn, &arg));
@@ -86,7 +86,7 @@ static void *producer(void *p)
 	struct worker_arg *w = p;
 	for (uintptr_t i = 0; i < PER_PRODUCER; i++) {
 		uintptr_t tag = (uintptr_t)w->id * PER_PRODUCER + i;
-		while (jobq__ring_push(&w->m->ring, noop, (void *)tag, true))
+		while (!jobq__ring_push(&w->m->ring, noop, (void *)tag))
 			sched_yield();
 	}
 	atomic_fetch_sub(&w->m->producers_left, 1);
@@ -151,6 +151,16 @@ START_TEST(mpmc_large_ring)
 }
 END_TEST
 
+/* A push that the close refuses: a claim with refuse_closed, then the publish. */
+static int refusable_push(struct jobq__ring *r, void *arg)
+{
+	uint64_t pos;
+	int rc = jobq__ring_claim(r, true, &pos);
+	if (rc == 0)
+		jobq__ring_publish(r, pos, noop, arg);
+	return rc;
+}
+
 START_TEST(close_refuses_only_refusable_pushes)
 {
 	struct jobq__ring r;
@@ -158,15 +168,15 @@ START_TEST(close_refuses_only_refusable_pushes)
 	void *arg;
 	ck_assert_int_eq(jobq__ring_init(&r, 4), 0);
 	for (uintptr_t i = 0; i < 3; i++)
-		ck_assert_int_eq(jobq__ring_push(&r, noop, (void *)i, true), 0);
+		ck_assert_int_eq(refusable_push(&r, (void *)i), 0);
 	jobq__ring_close(&r);
-	ck_assert_int_eq(jobq__ring_push(&r, noop, NULL, true), JOBQ_ECLOSED);
+	ck_assert_int_eq(refusable_push(&r, NULL), JOBQ_ECLOSED);
 	ck_assert_uint_eq(jobq__ring_size(&r), 3);
 	ck_assert_uint_eq(jobq__ring_pushed(&r), 3);
 	/* A push that may come after the close goes on, full ring and all. */
-	ck_assert_int_eq(jobq__ring_push(&r, noop, (void *)3, false), 0);
-	ck_assert_int_eq(jobq__ring_push(&r, noop, NULL, false), JOBQ_EAGAIN);
-	ck_assert_int_eq(jobq__ring_push(&r, noop, NULL, true), JOBQ_ECLOSED);
+	ck_assert(jobq__ring_push(&r, noop, (void *)3));
+	ck_assert(!jobq__ring_push(&r, noop, NULL));
+	ck_assert_int_eq(refusable_push(&r, NULL), JOBQ_ECLOSED);
 	ck_assert_uint_eq(jobq__ring_size(&r), 4);
 	for (uintptr_t i = 0; i < 4; i++) {
 		ck_assert(jobq__ring_pop(&r, &fn, &arg));
@@ -174,7 +184,7 @@ START_TEST(close_refuses_only_refusable_pushes)
 	}
 	ck_assert(!jobq__ring_pop(&r, &fn, &arg));
 	ck_assert_uint_eq(jobq__ring_size(&r), 0);
-	ck_assert_int_eq(jobq__ring_push(&r, noop, (void *)4, false), 0);
+	ck_assert(jobq__ring_push(&r, noop, (void *)4));
 	ck_assert_uint_eq(jobq__ring_pushed(&r), 5);
 	jobq__ring_fini(&r);
 }
@@ -186,8 +196,8 @@ static void *pusher_until_closed(void *p)
 	struct worker_arg *w = p;
 	for (uintptr_t i = 0;; i++) {
 		int rc;
-		while ((rc = jobq__ring_push(&w->m->ring, noop, (void *)(w->id * PER_PRODUCER + i),
-					     true)) == JOBQ_EAGAIN)
+		while ((rc = refusable_push(&w->m->ring, (void *)(w->id * PER_PRODUCER + i))) ==
+		       JOBQ_EAGAIN)
 			sched_yield();
 		if (rc == JOBQ_ECLOSED)
 			break;
