@@ -253,12 +253,14 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 	if (rc == 0)
 		rc = place(q, opts->priority, NULL, NULL, j, or_default(opts->full, q->full),
 			   or_default(opts->block_timeout_ms, q->block_timeout_ms));
-	jobq__pool_leave(&q->pool);
 	if (rc) {
 		if (j->key)
 			jobq__keys_release(&q->keys, j->key);
 		jobq__job_discard(j);
 	}
+	/* The last touch of q: a shutdown that finds the gate empty may return, and q be
+	 * destroyed, before this call has. */
+	jobq__pool_leave(&q->pool);
 	if (id && (rc == 0 || rc == JOBQ_EEXIST))
 		*id = rc ? holder : new_id;
 	return rc;

@@ -67,7 +67,9 @@
  * it (the Intel machine of docs/BENCHMARKS.md).
  *
  * Locks: ctl guards the worker list and orders a pause against the close; drain_mu/drain_cv
- * only carry the drain wake-up. Order: drain_mu before ctl. Workers take no lock on the item
+ * only carry the drain's wake-up by the workers and the timer. A drain waits for the gate on
+ * the gate's own word, a futex, so that a submitter's leave is one RMW and, rarely, a wake that
+ * reads nothing of the pool. Order: drain_mu before ctl. Workers take no lock on the item
  * path.
  *
  * Not taken: a mutex+condvar queue (GThreadPool, libuv): every push and pop would serialise on
@@ -489,10 +491,13 @@ void jobq__pool_fini(struct jobq__pool *p)
 	pthread_cond_destroy(&p->drain_cv);
 }
 
+/* The gate's top bit: a drain sleeps on the word (wait_gate); the leave that empties it wakes. */
+#define GATE_WAITED (1u << 31)
+
 int jobq__pool_enter(struct jobq__pool *p)
 {
-	/* seq_cst on both sides (here and in jobq__pool_close/drain): either close sees us in
-	 * the gate and waits, or we see closed. */
+	/* seq_cst on both sides (here and in jobq__pool_close/drain): either the drain sees us
+	 * in the gate and waits, or we see closed. */
 	atomic_fetch_add(&p->gate, 1);
 	if (atomic_load(&p->closed)) {
 		jobq__pool_leave(p);
@@ -503,8 +508,13 @@ int jobq__pool_enter(struct jobq__pool *p)
 
 void jobq__pool_leave(struct jobq__pool *p)
 {
-	if (atomic_fetch_sub(&p->gate, 1) == 1 && atomic_load(&p->draining))
-		notify_drain(p);
+	/* One RMW tells both whether we were the last and whether a drain sleeps, so nothing of
+	 * the pool is read after it: a drain that sees the gate empty may return at once and the
+	 * owner free the pool. The wake passes only the word's address to the kernel, where a
+	 * freed word is harmless (glibc's mutex unlock relies on the same). */
+	JOBQ_HB_BEFORE(&p->gate); /* the submit's stores, for the drain that sees it gone */
+	if (atomic_fetch_sub(&p->gate, 1) == (GATE_WAITED | 1))
+		futex_wake(&p->gate, INT_MAX);
 }
 
 bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
@@ -616,7 +626,7 @@ static bool drained(struct jobq__pool *p)
 {
 	/* Held work first: it moves into a ring before it stops counting as held, so a drain
 	 * that sees none held then sees its push. */
-	if ((p->held && atomic_load(p->held)) || atomic_load(&p->gate))
+	if (p->held && atomic_load(p->held))
 		return false;
 	uint64_t all = pushed(p), done;
 	pthread_mutex_lock(&p->ctl);
@@ -629,9 +639,27 @@ static bool drained(struct jobq__pool *p)
 	return done == all;
 }
 
+/* Waits until no submitter is inside the gate; 0 or JOBQ_ETIMEDOUT. Called after the close, so
+ * a submitter that comes later finds it and pushes nothing: once the gate is seen empty, every
+ * gated push is in a ring, and stays counted by drained(). */
+static int wait_gate(struct jobq__pool *p, int64_t deadline_ns)
+{
+	uint32_t g = atomic_fetch_or(&p->gate, GATE_WAITED) | GATE_WAITED;
+	while (g != GATE_WAITED) {
+		if (deadline_ns && jobq__os_now(CLOCK_MONOTONIC) >= deadline_ns)
+			return JOBQ_ETIMEDOUT;
+		futex_wait(&p->gate, g, deadline_ns);
+		g = atomic_load(&p->gate);
+	}
+	JOBQ_HB_AFTER(&p->gate);
+	return 0;
+}
+
 int jobq__pool_drain(struct jobq__pool *p, int64_t deadline_ns)
 {
-	int rc = 0;
+	int rc = wait_gate(p, deadline_ns);
+	if (rc)
+		return rc;
 	atomic_fetch_add(&p->draining, 1);
 	/* Pairs with the fence in the workers' park path. */
 	atomic_thread_fence(memory_order_seq_cst);

@@ -32,8 +32,9 @@ struct jobq__pool {
 	alignas(JOBQ_CACHELINE) _Atomic uint32_t room_word;
 	_Atomic int nroom_waiters;
 
-	/* Submitters between jobq__pool_enter and jobq__pool_leave. */
-	alignas(JOBQ_CACHELINE) _Atomic uint64_t gate;
+	/* Submitters between jobq__pool_enter and jobq__pool_leave, plus the top bit once a
+	 * drain sleeps on the word, which is a futex (pool.c, wait_gate). */
+	alignas(JOBQ_CACHELINE) _Atomic uint32_t gate;
 
 	alignas(JOBQ_CACHELINE) _Atomic int closed;
 	_Atomic int paused;
@@ -67,7 +68,9 @@ void jobq__pool_fini(struct jobq__pool *p);
 
 /*
  * A submitter brackets its push with enter/leave, so that shutdown can tell when no push is in
- * flight. enter returns 0 or JOBQ_ECLOSED (then leave must not be called).
+ * flight. enter returns 0 or JOBQ_ECLOSED (then leave must not be called). leave is the
+ * caller's last touch of the pool: once it has begun, a drain may return and the owner free
+ * the pool.
  */
 int jobq__pool_enter(struct jobq__pool *p);
 void jobq__pool_leave(struct jobq__pool *p);
