@@ -241,13 +241,9 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 	if (rc)
 		return rc;
 	rc = jobq__pool_enter(&q->pool);
-	if (rc) {
-		jobq__job_discard(j);
-		return rc;
-	}
 	/* Read the id before placing: once placed, the job may end and be pruned at any time. */
 	uint64_t new_id = j->id, holder = 0;
-	if (opts->key)
+	if (rc == 0 && opts->key)
 		rc = jobq__keys_claim(&q->keys, opts->key, new_id, jobq__now(q, false), &holder,
 				      &j->key);
 	if (rc == 0)
@@ -258,8 +254,8 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 			jobq__keys_release(&q->keys, j->key);
 		jobq__job_discard(j);
 	}
-	/* The last touch of q: a shutdown that finds the gate empty may return, and q be
-	 * destroyed, before this call has. */
+	/* The last touch of q, refused or not: a shutdown that finds the gate empty may return,
+	 * and q be destroyed, before this call has. */
 	jobq__pool_leave(&q->pool);
 	if (id && (rc == 0 || rc == JOBQ_EEXIST))
 		*id = rc ? holder : new_id;
@@ -277,9 +273,8 @@ static int post(jobq_t *q, jobq_task_fn fn, void *arg, jobq_full_policy_t policy
 	if (rc != JOBQ_EAGAIN || policy == JOBQ_FULL_FAIL)
 		return rc;
 	rc = jobq__pool_enter(&q->pool);
-	if (rc)
-		return rc;
-	rc = place(q, JOBQ_PRIO_NORMAL, fn, arg, NULL, policy, q->block_timeout_ms);
+	if (rc == 0)
+		rc = place(q, JOBQ_PRIO_NORMAL, fn, arg, NULL, policy, q->block_timeout_ms);
 	jobq__pool_leave(&q->pool);
 	return rc;
 }

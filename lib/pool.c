@@ -499,11 +499,7 @@ int jobq__pool_enter(struct jobq__pool *p)
 	/* seq_cst on both sides (here and in jobq__pool_close/drain): either the drain sees us
 	 * in the gate and waits, or we see closed. */
 	atomic_fetch_add(&p->gate, 1);
-	if (atomic_load(&p->closed)) {
-		jobq__pool_leave(p);
-		return JOBQ_ECLOSED;
-	}
-	return 0;
+	return atomic_load(&p->closed) ? JOBQ_ECLOSED : 0;
 }
 
 void jobq__pool_leave(struct jobq__pool *p)

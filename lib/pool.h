@@ -68,9 +68,10 @@ void jobq__pool_fini(struct jobq__pool *p);
 
 /*
  * A submitter brackets its push with enter/leave, so that shutdown can tell when no push is in
- * flight. enter returns 0 or JOBQ_ECLOSED (then leave must not be called). leave is the
- * caller's last touch of the pool: once it has begun, a drain may return and the owner free
- * the pool.
+ * flight. enter returns 0, or JOBQ_ECLOSED when the pool is closed: then the caller must not
+ * push, but is inside the gate all the same and leaves as usual. leave is the caller's last
+ * touch of the pool: once it has begun, a drain may return and the owner free the pool, so
+ * whatever the caller undoes on an error it undoes before.
  */
 int jobq__pool_enter(struct jobq__pool *p);
 void jobq__pool_leave(struct jobq__pool *p);
