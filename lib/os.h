@@ -1,6 +1,7 @@
 /*
- * os.h: what libjobq asks of the operating system in more than one place: a clock reading in
- * nanoseconds, and a thread started with every signal blocked. See os.c. Internal to libjobq.
+ * os.h: what libjobq asks of the operating system and the CPU in more than one place: a clock
+ * reading in nanoseconds, a thread started with every signal blocked, and the spin-wait hint.
+ * See os.c. Internal to libjobq.
  */
 #ifndef JOBQ_OS_H
 #define JOBQ_OS_H
@@ -15,5 +16,16 @@ int64_t jobq__os_now(clockid_t id);
 /* Starts fn(arg) on a new thread with every signal blocked, so the host's handlers run on the
  * host's own threads (as libuv's threadpool does). Returns 0 or JOBQ_ETHREAD. */
 int jobq__os_thread(pthread_t *thread, void *(*fn)(void *), void *arg);
+
+/* One spin-wait hint (x86 PAUSE, 22-26 ns on the machines of docs/BENCHMARKS.md; arm64
+ * YIELD): lets the sibling hyperthread run and keeps the spin from flooding the memory system. */
+static inline void jobq__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
 
 #endif

@@ -129,15 +129,6 @@ static const unsigned char pick_order[7][JOBQ__NPRIO] = {
 	{1, 0, 2}, {0, 1, 2}, {1, 0, 2}, {2, 1, 0}, {1, 0, 2}, {0, 1, 2}, {1, 0, 2},
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* Waits while *word == val, until deadline_ns on CLOCK_MONOTONIC (0 = none). */
 static void futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t deadline_ns)
 {
@@ -210,7 +201,7 @@ static void slip(struct jobq__pool *p)
 	uint64_t first = pushed(p);
 	for (uint64_t look = 1; look <= SLIP_PAUSES / 8; look++) {
 		for (int k = 0; k < 8; k++)
-			cpu_relax();
+			jobq__cpu_relax();
 		if (queued(p) >= SLIP_BATCH)
 			return;
 		if (look > 1 && pushed(p) - first < SLIP_RATE * look)
@@ -346,7 +337,7 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < rounds && !found; i++) {
 			found = pop(p, w, &fn, &item);
 			if (!found)
-				cpu_relax();
+				jobq__cpu_relax();
 		}
 		if (found) {
 			/* The last searcher to find work hands the search on if work is left. */
@@ -703,7 +694,7 @@ int jobq__pool_pause(struct jobq__pool *p, bool paused)
 	 * so this is short, and a worker calling this from inside a job is not looking. */
 	for (struct jobq__worker *w = p->workers; w; w = w->next)
 		while (atomic_load_explicit(&w->looking, memory_order_acquire))
-			cpu_relax();
+			jobq__cpu_relax();
 	pthread_mutex_unlock(&p->ctl);
 	return 0;
 }
