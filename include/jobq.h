@@ -184,8 +184,10 @@ JOBQ_API int jobq_shutdown(jobq_t *q, jobq_shutdown_mode_t mode, unsigned timeou
 
 /*
  * Shuts down with JOBQ_CANCEL if that was not done, waits for running jobs to return, joins the
- * workers and frees everything. q is invalid afterwards. jobq_destroy(NULL) returns 0. Returns
- * JOBQ_EDEADLK, doing nothing, when called from inside a job of this executor.
+ * workers and frees everything. q is invalid afterwards, and no other thread may be in a call on
+ * q, except a jobq_submit, jobq_post or jobq_trypost whose work was accepted and that is still
+ * returning (jobq_shutdown waits for those). jobq_destroy(NULL) returns 0. Returns JOBQ_EDEADLK,
+ * doing nothing, when called from inside a job of this executor.
  */
 JOBQ_API int jobq_destroy(jobq_t *q);
 
