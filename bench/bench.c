@@ -11,10 +11,11 @@
  *   ratio <workload> jobq/<peer> <x.xx>     (> 1: jobq is better, whatever the unit)
  *
  * Usage: bench [-o OUTDIR] [-r REPS] [-q] [-P]
- *        bench -x IMPL,MODE,SUBS,WORKERS,N[,CAPACITY]
+ *        bench -x IMPL,MODE,SUBS,WORKERS,N[,CAPACITY[,SPIN_NS]]
  *   -r: runs per figure (default 5); -q: quick, a tenth of the work, for a smoke run;
  *   -P: do not pin the latency threads to CPUs; -x: one throughput run in this process (for
- *   perf and strace): IMPL 0 jobq, 1 gthreadpool, 2 libuv, 3 mutexpool; MODE 0 post, 1 tracked.
+ *   perf and strace): IMPL 0 jobq, 1 gthreadpool, 2 libuv, 3 mutexpool; MODE 0 post, 1 tracked;
+ *   SPIN_NS: each job busy-waits that many nanoseconds (default 0: empty jobs).
  *
  * Benchmarks are not tests: nothing here asserts a timing.
  */
@@ -22,6 +23,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <glib.h>
+#include <inttypes.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -373,6 +375,17 @@ static void empty_job(void *arg)
 	__asm__ __volatile__("" ::"r"(arg) : "memory");
 }
 
+/* -x with SPIN_NS: jobs that busy-wait that long instead (short real work, for what a change
+ * does to jobs that are not empty). */
+static int64_t g_spin_ns;
+
+static void spin_job(void *arg)
+{
+	int64_t end = now_ns() + g_spin_ns;
+	while (now_ns() < end)
+		__asm__ __volatile__("" ::"r"(arg) : "memory");
+}
+
 /* Throughput: S submitters each queue n/S empty jobs as fast as they can; timed from their start
  * until everything has run. res: [0] jobs/s, [1] CPU seconds per job, [2] allocs per job,
  * [3] bytes allocated per job. */
@@ -410,7 +423,7 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 		       unsigned capacity, int count)
 {
 	struct ex e;
-	g_job = empty_job;
+	g_job = g_spin_ns ? spin_job : empty_job;
 	ex_create(&e, impl, mode, workers, capacity);
 	/* Warm up: every worker runs once, then the pool goes idle again. */
 	struct sub w;
@@ -948,10 +961,11 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "o:r:qPx:")) != -1) {
 		if (opt == 'x') {
 			/* One throughput measurement in this process, for perf and strace:
-			 * -x IMPL,MODE,SUBS,WORKERS,N[,CAPACITY]  (IMPL and MODE as numbers) */
+			 * -x IMPL,MODE,SUBS,WORKERS,N[,CAPACITY[,SPIN_NS]]  (IMPL and MODE as
+			 * numbers; SPIN_NS: each job busy-waits that long instead of being empty) */
 			struct spec sp = {K_TPUT, 0, 0, 0, 1, 1, 1u << 19, 200000};
-			sscanf(optarg, "%d,%d,%u,%u,%zu,%u", &sp.impl, &sp.mode, &sp.subs,
-			       &sp.workers, &sp.n, &sp.capacity);
+			sscanf(optarg, "%d,%d,%u,%u,%zu,%u,%" SCNd64, &sp.impl, &sp.mode, &sp.subs,
+			       &sp.workers, &sp.n, &sp.capacity, &g_spin_ns);
 			result_t r = {0};
 			child(&sp, r);
 			printf("%s %s S=%u W=%u: %.2f Mjobs/s, %.3f CPU us/job\n",
