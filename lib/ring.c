@@ -16,12 +16,15 @@
  * pool take fire-and-forget items with no gate of its own (pool.c).
  *
  * Contention: a CAS on head or tail that fails lost to a thread that now holds the counter's
- * line, and is about to write its slot; trying again at once pulls both lines back while the
- * winner still works on them, and the two threads then trade lines on every item. So the loser
- * backs off, 16 pauses and doubling up to 128 (about 0.4 to 3 µs at 22-26 ns a PAUSE), before it
- * tries again. In interleaved bench -x runs of empty posts (docs/BENCHMARKS.md, the ninth
- * round) this took two workers from a median of 10.8 to 16.8 M posts/s with one submitter and
- * four submitters from 7.4 to 18.1, where one worker alone ran them at about 20-26.
+ * line, and is about to write its slot. Losing once is ordinary (two threads came at the same
+ * moment), and the loser tries again at once. Losing again means the other thread is taking
+ * items back to back; trying again at once pulls both lines back while the winner still works
+ * on them, and the two then trade lines on every item. So from the second loss in a row the
+ * loser backs off, 4 pauses, then twice as many each time up to 128 (about 0.1 to 3.3 µs at
+ * 26 ns a PAUSE). In interleaved bench -x runs (docs/BENCHMARKS.md, the ninth round) two
+ * workers ran empty posts at a median of 20.1 M/s against 8.5 without it (four submitters:
+ * 14.8 against 9.6), and jobs of 200 ns at 3.86 against 3.84; a first pause of 16 on the first
+ * loss gave the empty posts as much but cost jobs of 200 ns a tenth (3.36 against 3.74).
  *
  * Threads: any number of producers and consumers at once. It knows nothing of jobs or threads,
  * and never waits: a full ring fails the push, an empty one the pop; the pool decides what to do.
@@ -40,16 +43,16 @@
 /* Set in head by jobq__ring_close; positions stay below it (see above). */
 #define RING_CLOSED (UINT64_C(1) << 63)
 
-/* After a lost CAS (see above): pauses before the next try, doubling up to BACKOFF_MAX. */
-#define BACKOFF_FIRST 16
+/* After a lost CAS (see above): none after the first loss of a call, BACKOFF_FIRST pauses
+ * after the second, doubling up to BACKOFF_MAX. *pauses starts at 0. */
+#define BACKOFF_FIRST 4
 #define BACKOFF_MAX 128
 
 static void back_off(unsigned *pauses)
 {
 	for (unsigned k = 0; k < *pauses; k++)
 		jobq__cpu_relax();
-	if (*pauses < BACKOFF_MAX)
-		*pauses *= 2;
+	*pauses = !*pauses ? BACKOFF_FIRST : *pauses < BACKOFF_MAX ? 2 * *pauses : BACKOFF_MAX;
 }
 
 int jobq__ring_init(struct jobq__ring *r, size_t capacity)
@@ -85,7 +88,7 @@ int jobq__ring_claim(struct jobq__ring *r, bool refuse_closed, uint64_t *pos)
 	/* Relaxed: the head value is only a guess that the CAS below validates. Once the ring is
 	 * closed every head value has RING_CLOSED set, so a guess from before fails the CAS. */
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	unsigned pauses = BACKOFF_FIRST;
+	unsigned pauses = 0;
 	for (;;) {
 		if ((head & RING_CLOSED) && refuse_closed)
 			return JOBQ_ECLOSED;
@@ -145,7 +148,7 @@ void jobq__ring_close(struct jobq__ring *r)
 bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
 {
 	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	unsigned pauses = BACKOFF_FIRST;
+	unsigned pauses = 0;
 	for (;;) {
 		struct jobq__slot *s = &r->slots[pos & r->mask];
 		/* Acquire pairs with the producer's release store of seq = 2pos + 1. */
