@@ -73,24 +73,26 @@ static void chain(const char *zone, const jobq_zone_t *z, size_t e, int64_t t, i
 		int rc = jobq_cron_next(c, z, last, &r);
 		if (rc == JOBQ_ENEVER)
 			return;
-		ck_assert_int_eq(rc, 0);
-		ck_assert_msg(r > last, "%s \"%s\" next(%lld) = %lld, not later", zone, exprs[e],
-			      (long long)last, (long long)r);
-		ck_assert_msg(allowed(z, c, r, why, sizeof why), "%s \"%s\" next(%lld) = %lld: %s",
-			      zone, exprs[e], (long long)last, (long long)r, why);
+		TEST_CHECK(rc == 0);
+		if (r <= last)
+			ck_abort_msg("%s \"%s\" next(%lld) = %lld, not later", zone, exprs[e],
+				     (long long)last, (long long)r);
+		if (!allowed(z, c, r, why, sizeof why))
+			ck_abort_msg("%s \"%s\" next(%lld) = %lld: %s", zone, exprs[e],
+				     (long long)last, (long long)r, why);
 		/* Within one span the wall clock runs evenly, so nothing between may be missed. */
 		struct jobq__span a, b;
 		jobq__zone_span(z, last, &a);
 		jobq__zone_span(z, r, &b);
 		int64_t w;
-		ck_assert_msg(i == 0 || a.start != b.start ||
-				      (jobq_cron_next(c, NULL, last + a.off, &w) == 0 && w == r + a.off),
-			      "%s \"%s\": a fire time between %lld and %lld was skipped", zone,
-			      exprs[e], (long long)last, (long long)r);
-		ck_assert_int_eq(jobq_cron_prev(c, z, r, &p), 0);
-		ck_assert_msg(i == 0 ? p <= t : p == last,
-			      "%s \"%s\": prev(%lld) = %lld, expected %s %lld", zone, exprs[e],
-			      (long long)r, (long long)p, i == 0 ? "<=" : "==", (long long)last);
+		if (i > 0 && a.start == b.start &&
+		    (jobq_cron_next(c, NULL, last + a.off, &w) != 0 || w != r + a.off))
+			ck_abort_msg("%s \"%s\": a fire time between %lld and %lld was skipped", zone,
+				     exprs[e], (long long)last, (long long)r);
+		TEST_CHECK(jobq_cron_prev(c, z, r, &p) == 0);
+		if (i == 0 ? p > t : p != last)
+			ck_abort_msg("%s \"%s\": prev(%lld) = %lld, expected %s %lld", zone, exprs[e],
+				     (long long)r, (long long)p, i == 0 ? "<=" : "==", (long long)last);
 		last = r;
 		checks++;
 	}

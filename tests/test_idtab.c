@@ -21,10 +21,9 @@ static void check_all(const struct jobq__idtab *t, const unsigned char *live, ui
 	ck_assert_uint_eq(t->n, n);
 	for (uint64_t id = lo; id < hi; id++) {
 		void *rec = jobq__idtab_get(t, id);
-		if (live[id % SPAN])
-			ck_assert_ptr_eq(rec, (void *)(uintptr_t)(id * 8));
-		else
-			ck_assert_ptr_null(rec);
+		void *want = live[id % SPAN] ? (void *)(uintptr_t)(id * 8) : NULL;
+		if (rec != want)
+			ck_abort_msg("id %llu: found %p, want %p", (unsigned long long)id, rec, want);
 	}
 }
 
@@ -38,7 +37,7 @@ static void slide(unsigned stride, unsigned window, unsigned rounds)
 	uint32_t n = 0;
 	for (unsigned r = 0; r < rounds; r++) {
 		if (hi - lo < (uint64_t)window * stride || test_rnd(&rnd_state) % 3) {
-			ck_assert_int_eq(jobq__idtab_put(&t, hi, (void *)(uintptr_t)(hi * 8)), 0);
+			TEST_CHECK(jobq__idtab_put(&t, hi, (void *)(uintptr_t)(hi * 8)) == 0);
 			live[hi % SPAN] = 1;
 			n++;
 			hi += stride;
@@ -47,7 +46,7 @@ static void slide(unsigned stride, unsigned window, unsigned rounds)
 			void *want = live[id % SPAN] ? (void *)(uintptr_t)(id * 8) : NULL;
 			bool straggle = test_rnd(&rnd_state) % 50 == 0 && id - lo < (uint64_t)SPAN / 2;
 			if (!straggle || id == lo) {
-				ck_assert_ptr_eq(jobq__idtab_del(&t, id), want);
+				TEST_CHECK(jobq__idtab_del(&t, id) == want);
 				n -= want != NULL;
 				live[id % SPAN] = 0;
 			}
@@ -55,7 +54,7 @@ static void slide(unsigned stride, unsigned window, unsigned rounds)
 		while (lo < hi && !live[lo % SPAN])
 			lo += stride;
 		if (hi - lo >= (uint64_t)SPAN / 2) { /* the reference's reach: retire the oldest */
-			ck_assert_ptr_eq(jobq__idtab_del(&t, lo), (void *)(uintptr_t)(lo * 8));
+			TEST_CHECK(jobq__idtab_del(&t, lo) == (void *)(uintptr_t)(lo * 8));
 			live[lo % SPAN] = 0;
 			n--;
 		}

@@ -28,13 +28,12 @@ static void check_capacity(size_t asked, size_t expect)
 	uintptr_t laps = expect < 64 ? 1000 : 20;
 	for (uintptr_t lap = 0; lap < laps; lap++) {
 		for (uintptr_t i = 0; i < expect; i++)
-			ck_assert(jobq__ring_push(&r, noop, (void *)(lap * expect + i)));
+			TEST_CHECK(jobq__ring_push(&r, noop, (void *)(lap * expect + i)));
 		ck_assert(!jobq__ring_push(&r, noop, NULL));
 		ck_assert_uint_eq(jobq__ring_size(&r), expect);
 		for (uintptr_t i = 0; i < expect; i++) {
-			ck_assert(jobq__ring_pop(&r, &fn, &arg));
-			ck_assert_ptr_eq(fn, noop);
-			ck_assert_uint_eq((uintptr_t)arg, lap * expect + i);
+			TEST_CHECK(jobq__ring_pop(&r, &fn, &arg));
+			TEST_CHECK(fn == noop && (uintptr_t)arg == lap * expect + i);
 		}
 		ck_assert(!jobq__ring_pop(&r, &fn, &arg));
 		ck_assert_uint_eq(jobq__ring_size(&r), 0);

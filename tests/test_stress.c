@@ -121,7 +121,7 @@ static void *submitter(void *p)
 			rc = jobq_post(r->q, task, t);
 		}
 		if (rc) {
-			ck_assert_int_eq(rc, JOBQ_ECLOSED);
+			TEST_CHECK(rc == JOBQ_ECLOSED);
 			atomic_fetch_add_explicit(&t->rejected, 1, memory_order_relaxed);
 		}
 		atomic_fetch_add_explicit(&r->submitted, 1, memory_order_relaxed);
@@ -140,7 +140,7 @@ static void *canceller(void *p)
 		uint64_t id = atomic_load_explicit(&r->ids[k], memory_order_relaxed);
 		if (id) {
 			int rc = jobq_cancel(r->q, id);
-			ck_assert(rc == 0 || rc == JOBQ_EBUSY || rc == JOBQ_ENOENT);
+			TEST_CHECK(rc == 0 || rc == JOBQ_EBUSY || rc == JOBQ_ENOENT);
 		}
 	}
 	return NULL;
@@ -158,26 +158,27 @@ static void poll_job(struct run *r, size_t k)
 		return;
 	jobq_status_t st;
 	int rc = jobq_status(r->q, id, &st);
-	ck_assert(rc == 0 || rc == JOBQ_ENOENT);
+	TEST_CHECK(rc == 0 || rc == JOBQ_ENOENT);
 	if (rc == 0) {
-		ck_assert_uint_eq(st.id, id);
-		ck_assert(st.state >= JOBQ_SCHEDULED && st.state <= JOBQ_CANCELLED);
-		ck_assert_uint_le(st.attempt, st.max_attempts);
-		ck_assert(st.started_ns == 0 || st.started_ns >= st.created_ns);
-		ck_assert(st.finished_ns == 0 || st.finished_ns >= st.created_ns);
-		ck_assert(st.finished_ns == 0 || st.finished_ns >= st.started_ns);
-		ck_assert((st.next_run_ns != 0) == (st.state == JOBQ_SCHEDULED));
+		if (st.id != id)
+			ck_abort_msg("job %zu: status of id %llu has id %llu", k,
+				     (unsigned long long)id, (unsigned long long)st.id);
+		TEST_CHECK(st.state >= JOBQ_SCHEDULED && st.state <= JOBQ_CANCELLED);
+		TEST_CHECK(st.attempt <= st.max_attempts);
+		TEST_CHECK(st.started_ns == 0 || st.started_ns >= st.created_ns);
+		TEST_CHECK(st.finished_ns == 0 || st.finished_ns >= st.created_ns);
+		TEST_CHECK(st.finished_ns == 0 || st.finished_ns >= st.started_ns);
+		TEST_CHECK((st.next_run_ns != 0) == (st.state == JOBQ_SCHEDULED));
 	}
 	uint64_t tag = 0;
 	size_t len = 0;
 	rc = jobq_result(r->q, id, &tag, sizeof tag, &len);
-	ck_assert(rc == 0 || rc == JOBQ_ENOENT);
-	if (rc == 0 && len) {
-		ck_assert_uint_eq(len, sizeof tag);
-		ck_assert_uint_eq(tag, 4 * k);
-	}
+	TEST_CHECK(rc == 0 || rc == JOBQ_ENOENT);
+	if (rc == 0 && len && (len != sizeof tag || tag != 4 * k))
+		ck_abort_msg("job %zu: result of %zu bytes, tag %llu", k, len,
+			     (unsigned long long)tag);
 	rc = jobq_wait(r->q, id, 1, NULL);
-	ck_assert(rc == 0 || rc == JOBQ_ETIMEDOUT || rc == JOBQ_ENOENT);
+	TEST_CHECK(rc == 0 || rc == JOBQ_ETIMEDOUT || rc == JOBQ_ENOENT);
 	atomic_fetch_add_explicit(&r->polled, 1, memory_order_relaxed);
 }
 
@@ -199,16 +200,13 @@ static void on_event(const jobq_event_t *ev, void *data)
 {
 	struct run *r = data;
 	if (ev->kind == JOBQ_EV_DROPPED) {
-		ck_assert_uint_eq(ev->id, 0);
-		ck_assert_uint_gt(ev->dropped, 0);
+		TEST_CHECK(ev->id == 0 && ev->dropped > 0);
 	} else {
-		ck_assert(ev->kind == JOBQ_EV_STATE || ev->kind == JOBQ_EV_PROGRESS);
-		ck_assert_uint_gt(ev->id, 0);
-		ck_assert(ev->state >= JOBQ_SCHEDULED && ev->state <= JOBQ_CANCELLED);
-		if (ev->kind == JOBQ_EV_PROGRESS) {
-			ck_assert_int_eq(ev->percent, 50);
-			ck_assert_str_eq(ev->text, "half way");
-		}
+		TEST_CHECK(ev->kind == JOBQ_EV_STATE || ev->kind == JOBQ_EV_PROGRESS);
+		TEST_CHECK(ev->id > 0);
+		TEST_CHECK(ev->state >= JOBQ_SCHEDULED && ev->state <= JOBQ_CANCELLED);
+		if (ev->kind == JOBQ_EV_PROGRESS)
+			TEST_CHECK(ev->percent == 50 && strcmp(ev->text, "half way") == 0);
 	}
 	atomic_fetch_add_explicit(&r->events, 1, memory_order_relaxed);
 }
