@@ -16,6 +16,12 @@
 
 .PHONY: fuzz fuzz-build soak valgrind memcheck helgrind helgrind-suites model
 
+# Independent runs (fuzzers, valgrind's suites, the model's variants) go side by side, one per
+# CPU: each run is a target of its own for make -j, -Otarget prints each one's output whole when
+# it ends, and -k runs them all even when one fails (the target then fails).
+HARDEN_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SIDE_BY_SIDE = $(MAKE) --no-print-directory -k -j$(HARDEN_JOBS) -Otarget
+
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 600
 JOBQ_VECTORS ?= ../shared/cron/vectors.tsv
@@ -75,19 +81,21 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 # the input in build-fuzz/artifacts/.
 fuzz: fuzz-build $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/seed/%/.stamp)
 	@mkdir -p $(FUZZ_BUILD)/artifacts
-	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
-		./$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=4096 \
-			-rss_limit_mb=2048 -print_final_stats=1 \
-			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
-			$(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seed/$$t hardening/regress/$$t \
-			>$(FUZZ_BUILD)/$$t.log 2>&1 || { tail -40 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
-		grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' $(FUZZ_BUILD)/$$t.log | tail -2; \
-		grep -E 'stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_BUILD)/$$t.log; \
-		echo "fuzz_$$t: corpus $$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l) files," \
-			"seeds $$(ls $(FUZZ_BUILD)/seed/$$t | wc -l), no crash"; \
-	done
+	@$(SIDE_BY_SIDE) $(FUZZ_TARGETS:%=fuzz-run/%)
+
+.PHONY: $(FUZZ_TARGETS:%=fuzz-run/%)
+$(FUZZ_TARGETS:%=fuzz-run/%): fuzz-run/%:
+	@mkdir -p $(FUZZ_BUILD)/corpus/$*
+	@echo "== fuzz_$* for $(FUZZ_SECONDS) s"
+	@./$(FUZZ_BUILD)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=4096 \
+		-rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_BUILD)/artifacts/$*- \
+		$(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/seed/$* hardening/regress/$* \
+		>$(FUZZ_BUILD)/$*.log 2>&1 || { tail -40 $(FUZZ_BUILD)/$*.log; exit 1; }
+	@grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' $(FUZZ_BUILD)/$*.log | tail -2
+	@grep -E 'stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_BUILD)/$*.log
+	@echo "fuzz_$*: corpus $$(ls $(FUZZ_BUILD)/corpus/$* | wc -l) files," \
+		"seeds $$(ls $(FUZZ_BUILD)/seed/$* | wc -l), no crash"
 
 $(BUILD)/tests/test_fuzz_regress: hardening/fuzz_cron.c hardening/fuzz_tz.c
 
@@ -111,18 +119,20 @@ soak: $(BUILD)/hardening/soak
 # README.md) runs the suites with threads, with hardening/valgrind.supp.
 VG := valgrind -q --error-exitcode=1 --suppressions=hardening/valgrind.supp
 VG_ENV := CK_FORK=no JOBQ_STRESS_TOTAL=4000 JOBQ_TEST_QUICK=1 JOBQ_BUILD=$(BUILD)
-VG_THREAD_TESTS := test_executor test_events test_retry test_stress test_oom test_oom_sweep \
-	test_cron_sched test_cron test_walltime
+VG_THREAD_TESTS := test_cron_sched test_executor test_walltime test_stress test_cron test_events \
+	test_retry test_oom test_oom_sweep
 
 valgrind: memcheck helgrind
 
+# valgrind runs one thread of a process at a time, so its suites go side by side.
 memcheck: $(TEST_BIN) $(TOOL_BIN)
 	@scripts/setup valgrind
-	@fail=0; for t in $(TEST_BIN); do \
-		echo "== memcheck $$t"; \
-		$(VG_ENV) $(VG) --leak-check=full --errors-for-leak-kinds=definite \
-			./$$t || fail=1; \
-	done; exit $$fail
+	@$(SIDE_BY_SIDE) $(TEST_BIN:%=memcheck-run/%)
+
+.PHONY: $(TEST_BIN:%=memcheck-run/%)
+$(TEST_BIN:%=memcheck-run/%): memcheck-run/%:
+	@echo "== memcheck $*"
+	@$(VG_ENV) $(VG) --leak-check=full --errors-for-leak-kinds=definite ./$*
 
 # helgrind knows the ordering of pthread calls only; the library's hand-offs through C11
 # atomics are annotated for it in the VALGRIND=1 build (lib/hb.h), so helgrind runs the suites
@@ -135,10 +145,12 @@ helgrind:
 	@$(MAKE) --no-print-directory VALGRIND=1 helgrind-suites
 
 helgrind-suites: $(VG_THREAD_TESTS:%=$(BUILD)/tests/%)
-	@fail=0; for t in $(VG_THREAD_TESTS); do \
-		echo "== helgrind $$t"; \
-		$(VG_ENV) $(VG) --tool=helgrind --fair-sched=yes ./$(BUILD)/tests/$$t || fail=1; \
-	done; exit $$fail
+	@$(SIDE_BY_SIDE) VALGRIND=1 $(VG_THREAD_TESTS:%=helgrind-run/%)
+
+.PHONY: $(VG_THREAD_TESTS:%=helgrind-run/%)
+$(VG_THREAD_TESTS:%=helgrind-run/%): helgrind-run/%:
+	@echo "== helgrind $*"
+	@$(VG_ENV) $(VG) --tool=helgrind --fair-sched=yes ./$(BUILD)/tests/$*
 
 # ---- the park/wake model ----
 
@@ -154,16 +166,18 @@ MODEL_VARIANTS := NO_RECHECK NO_FENCE LOOP_TOP KEEP_WAKING
 model: hardening/parkwake.pml
 	@scripts/setup spin
 	@rm -rf $(MODEL_BUILD)
-	@for v in OK $(MODEL_VARIANTS); do \
-		d=$(MODEL_BUILD)/$$v; mkdir -p $$d && cp hardening/parkwake.pml $$d/ && \
-		( cd $$d && spin -D$$v -a parkwake.pml && gcc -O2 $(SPIN_FLAGS) -o pan pan.c && \
-			./pan -m100000 > pan.out ); \
-		echo "== $$v: $$(grep -E 'errors:' $$d/pan.out | sed 's/^[[:space:]]*//')," \
-			"$$(grep -E 'states, stored' $$d/pan.out | sed 's/^[[:space:]]*//')"; \
-		grep -E 'assertion violated|invalid end state' $$d/pan.out | head -1; \
-		if [ $$v = OK ]; then grep -q 'errors: 0' $$d/pan.out || \
-			{ echo "model: the protocol FAILED (trail in $$d)"; exit 1; }; \
-		elif grep -q 'errors: 0' $$d/pan.out; then \
-			echo "model: variant $$v was NOT caught"; exit 1; fi; \
-	done
+	@$(SIDE_BY_SIDE) $(addprefix model-run/,OK $(MODEL_VARIANTS))
 	@echo "model: protocol verified; every broken variant fails as it must"
+
+.PHONY: $(addprefix model-run/,OK $(MODEL_VARIANTS))
+$(addprefix model-run/,OK $(MODEL_VARIANTS)): model-run/%:
+	@d=$(MODEL_BUILD)/$*; mkdir -p $$d && cp hardening/parkwake.pml $$d/ && \
+		( cd $$d && spin -D$* -a parkwake.pml && gcc -O2 $(SPIN_FLAGS) -o pan pan.c && \
+			./pan -m100000 > pan.out ); \
+	echo "== $*: $$(grep -E 'errors:' $$d/pan.out | sed 's/^[[:space:]]*//')," \
+		"$$(grep -E 'states, stored' $$d/pan.out | sed 's/^[[:space:]]*//')"; \
+	grep -E 'assertion violated|invalid end state' $$d/pan.out | head -1; \
+	if [ $* = OK ]; then grep -q 'errors: 0' $$d/pan.out || \
+		{ echo "model: the protocol FAILED (trail in $$d)"; exit 1; }; \
+	elif grep -q 'errors: 0' $$d/pan.out; then \
+		echo "model: variant $* was NOT caught"; exit 1; fi
