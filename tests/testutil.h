@@ -1,9 +1,8 @@
 /*
  * testutil.h: what every Check suite shares: a main() that runs one suite and exits with its
  * result, an assertion for hot loops, a latch (a one-shot gate) for making threads meet without
- * sleeping, a reproducible pseudo-random sequence, and the reader
- * and runner of cron vectors (the shared file's cases and the unit tests' own). Suites define
- * `Suite *suite(void)`.
+ * sleeping, a reproducible pseudo-random sequence, and the reader and runner of cron vectors
+ * (the shared file's cases and the unit tests' own). Suites define `Suite *suite(void)`.
  */
 #ifndef JOBQ_TESTUTIL_H
 #define JOBQ_TESTUTIL_H
