@@ -157,10 +157,11 @@ $(VG_THREAD_TESTS:%=helgrind-run/%): helgrind-run/%:
 MODEL_BUILD := build-model
 SPIN_FLAGS := -DSAFETY -DNOFAIR -DVECTORSZ=4096
 
-# Runs spin on the real protocol (must pass: no assertion fails, no invalid end state), then on
-# the variants without the sleeper's seq_cst re-check (NO_RECHECK) and with the re-check hoisted
-# above the registration, as a missing fence allows (NO_FENCE), and pool.c before the fix of the
-# park exit (LOOP_TOP): each must fail.
+# Runs spin, side by side, on the real protocol (must pass: no assertion fails, no invalid end
+# state) and on the variants without the sleeper's seq_cst re-check (NO_RECHECK), with the
+# re-check hoisted above the registration, as a missing fence allows (NO_FENCE), pool.c before
+# the fix of the park exit (LOOP_TOP), and a wake flag never cleared (KEEP_WAKING): each must
+# fail.
 MODEL_VARIANTS := NO_RECHECK NO_FENCE LOOP_TOP KEEP_WAKING
 
 model: hardening/parkwake.pml
