@@ -217,7 +217,8 @@ static void uv_after(uv_work_t *req, int status)
  * jobq's own records use (jobq__walltime; FLOOR0 takes none). The records are preallocated and
  * walked in order, as libuv's uv_work_t are (its best case): no id table, no lock, no reuse, no
  * retention. A design whose records do more can only be slower, so where this floor is below a
- * target, the target is out of reach on this machine for any design that keeps the records.
+ * target, the target is out of reach on this machine for any design of records on this ring and
+ * these workers (docs/BENCHMARKS.md, the eleventh round).
  */
 struct frec {
 	alignas(64) _Atomic int state;
