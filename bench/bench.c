@@ -465,7 +465,8 @@ static void spin_job(void *arg)
 
 /* Throughput: S submitters each queue n/S empty jobs as fast as they can; timed from their start
  * until everything has run. res: [0] jobs/s, [1] CPU seconds per job, [2] allocs per job,
- * [3] bytes allocated per job. */
+ * [3] bytes allocated per job, [4] seconds until the last submitter returned (libuv's after
+ * running its loop, so its callbacks too), [5] seconds until everything had run. */
 struct tput_thread {
 	pthread_t t;
 	struct ex *ex;
@@ -529,6 +530,7 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	atomic_store_explicit(&go, 1, memory_order_release);
 	for (unsigned i = 0; i < subs; i++)
 		pthread_join(th[i].t, NULL);
+	int64_t tq = now_ns();
 	ex_drain(&e);
 	if (mode == TRACKED)
 		while (done_count() < total)
@@ -542,6 +544,8 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	res[1] = (c1 - c0) / (double)total;
 	res[2] = (double)(a1 - a0) / (double)total;
 	res[3] = (double)(b1 - b0) / (double)total;
+	res[4] = (double)(tq - t0) / 1e9;
+	res[5] = (double)(t1 - t0) / 1e9;
 }
 
 /* Latency: one submitter (this thread), one worker, so each has a core of a 2-core machine. */
@@ -1048,9 +1052,10 @@ int main(int argc, char **argv)
 			       &sp.workers, &sp.n, &sp.capacity, &g_spin_ns);
 			result_t r = {0};
 			child(&sp, r);
-			printf("%s %s S=%u W=%u: %.2f Mjobs/s, %.3f CPU us/job\n",
+			printf("%s %s S=%u W=%u: %.2f Mjobs/s, %.3f CPU us/job; submitters done in "
+			       "%.1f ms, all run in %.1f ms\n",
 			       impl_name[sp.impl % NSPEC], mode_name[sp.mode & 1], sp.subs,
-			       sp.workers, r[0] / 1e6, r[1] * 1e6);
+			       sp.workers, r[0] / 1e6, r[1] * 1e6, r[4] * 1e3, r[5] * 1e3);
 			return 0;
 		}
 		if (opt == 'o')
