@@ -43,6 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include "jobq.h"
 #include "malloc_count.h"
@@ -773,14 +776,71 @@ static int64_t fx_parked_wake(size_t i)
 	return w - t;
 }
 
+/* With fx_stamp set, each hand-off of fx_line also carries the sender's time-stamp counter, and
+ * the receiver keeps the least lag it sees between its own counter and the sender's (fx_lag[1]
+ * on CPU 1, fx_lag[0] on CPU 0): a negative lag means the two CPUs' counters disagree, which is
+ * why jobq reads the TSC only where the kernel keeps time with it (lib/walltime.c). */
+static _Atomic uint64_t fx_tsc;
+static int fx_stamp;
+static int64_t fx_lag[2];
+
+/* The counter, read in order: without the fence the read may run ahead of the load that saw
+ * the hand-off and make a lag look shorter, even negative, than it is. */
+static inline uint64_t tsc_now(void)
+{
+#if defined(__x86_64__)
+	_mm_lfence();
+	return __rdtsc();
+#else
+	return 0;
+#endif
+}
+
+static void line_pass(uint64_t v)
+{
+	if (fx_stamp)
+		atomic_store_explicit(&fx_tsc, tsc_now(), memory_order_relaxed);
+	atomic_store_explicit(&fx_line, v, memory_order_release);
+}
+
+static void line_wait(uint64_t v, int cpu)
+{
+	while (atomic_load_explicit(&fx_line, memory_order_acquire) != v)
+		relax();
+	if (fx_stamp) {
+		int64_t lag = (int64_t)(tsc_now() - atomic_load_explicit(&fx_tsc, memory_order_relaxed));
+		if (lag < fx_lag[cpu])
+			fx_lag[cpu] = lag;
+	}
+}
+
 static void *line_pong(void *arg)
 {
 	for (uint64_t i = 0; i < fx_iters; i++) {
-		while (atomic_load_explicit(&fx_line, memory_order_acquire) != 2 * i + 1)
-			relax();
-		atomic_store_explicit(&fx_line, 2 * i + 2, memory_order_release);
+		line_wait(2 * i + 1, 1);
+		line_pass(2 * i + 2);
 	}
 	return NULL;
+}
+
+/* One 64-bit word bounced n times between CPU 0 and CPU 1: µs a round trip. */
+static double line_bounce(uint64_t n)
+{
+	pthread_t t;
+	fx_iters = n;
+	fx_lag[0] = fx_lag[1] = INT64_MAX;
+	atomic_store(&fx_line, 0);
+	pin_self(1);
+	pthread_create(&t, NULL, line_pong, NULL);
+	pin_self(0);
+	int64_t t0 = now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		line_pass(2 * i + 1);
+		line_wait(2 * i + 2, 0);
+	}
+	double us = (double)(now_ns() - t0) / (double)n / 1000.0;
+	pthread_join(t, NULL);
+	return us;
 }
 
 static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_line)
@@ -812,19 +872,21 @@ static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_l
 	free(lat);
 
 	/* Cache-line ping-pong: one 64-bit word bounced between two spinning threads. */
-	fx_iters = n_line;
-	atomic_store(&fx_line, 0);
-	pin_self(1);
-	pthread_create(&t, NULL, line_pong, NULL);
-	pin_self(0);
+	fx_stamp = 0;
+	res[4] = line_bounce(n_line);
+
+	/* The same with each hand-off stamped: the least lag each way in nanoseconds ([5] seen on
+	 * CPU 1, [6] on CPU 0), and [7] the counter's largest step back (0 when none). */
+	fx_stamp = 1;
+	uint64_t k0 = tsc_now();
 	t0 = now_ns();
-	for (uint64_t i = 0; i < n_line; i++) {
-		atomic_store_explicit(&fx_line, 2 * i + 1, memory_order_release);
-		while (atomic_load_explicit(&fx_line, memory_order_acquire) != 2 * i + 2)
-			relax();
-	}
-	res[4] = (double)(now_ns() - t0) / (double)n_line / 1000.0;
-	pthread_join(t, NULL);
+	line_bounce(n_line);
+	double per_ns = (double)(tsc_now() - k0) / (double)(now_ns() - t0);
+	for (int c = 0; c < 2; c++)
+		res[6 - c] = per_ns > 0 ? (double)fx_lag[c] / per_ns : 0;
+	res[7] = res[5] < res[6] ? -res[5] : -res[6];
+	if (res[7] < 0)
+		res[7] = 0;
 }
 
 /* ---- The parent: runs the children, takes medians, prints and writes the report -------------- */
@@ -1135,18 +1197,21 @@ int main(int argc, char **argv)
 		run_once(&sp, idle[im]);
 	}
 	/* Floors. */
-	result_t fl;
+	result_t fl, flbest;
 	{
 		struct spec sp = {K_FLOORS, 0, 0, 0, 0, 0, 0, 0};
 		fprintf(stderr, "bench: floors\n");
-		run_medians(&sp, 1, reps, &fl, NULL);
+		run_medians(&sp, 1, reps, &fl, &flbest);
 	}
 	double elapsed = (double)(now_ns() - tstart) / 1e9;
-	/* Where jobq's timestamps come from: the library's own answer, once its clock has had the
-	 * two anchor intervals it needs to interpolate (a millisecond each). */
-	for (int64_t t = now_ns(); now_ns() - t < 5000000;)
+	/* Where jobq's timestamps come from: the library's own answer. Its clock interpolates
+	 * the TSC once two anchor intervals (a millisecond each) have agreed, so it is asked
+	 * while it reads, for at most 5 ms. */
+	int clock_tsc = 0;
+	for (int64_t t = now_ns(); !clock_tsc && now_ns() - t < 5000000;) {
 		(void)jobq__walltime();
-	int clock_tsc = jobq__walltime_interpolating();
+		clock_tsc = jobq__walltime_interpolating();
+	}
 	/* What else ran while the measurements ran: the machine's busy time less our own, as a
 	 * share of all its CPUs (/proc/stat ticks: about 1% resolution). */
 	double other = secs_in_runs > 0 ? other_in_runs / secs_in_runs : 0;
@@ -1258,6 +1323,12 @@ int main(int argc, char **argv)
 	out("futex wake of a parked thread, one way   %.2f / %.2f / %.1f µs (p50/p99/p99.9)\n",
 	    fl[1], fl[2], fl[3]);
 	out("cache-line ping-pong round trip          %.3f µs\n", fl[4]);
+#if defined(__x86_64__)
+	out("TSC handed between the CPUs: least lag   %.0f ns 0->1, %.0f ns 1->0 (medians); the most "
+	    "it read\n  backwards in %d runs: %.0f ns (0: never; more: the CPUs' counters "
+	    "disagree)\n",
+	    fl[5], fl[6], reps, flbest[7]);
+#endif
 	out("tracked job, 1 submitter, fastest of %d runs (a jobq_post of a fresh record that the "
 	    "worker updates;\n  against libuv's median):\n", reps);
 	for (int k = FLOOR; k <= FLOOR0; k++) {
