@@ -54,6 +54,18 @@
 
 #define MS 1000000LL
 
+/* The calling thread's stripe of r->ends: threads take stripes in turn as they first end a
+ * job, so the workers of one pool, started one after another, count on lines of their own. */
+static struct jobq__ends *ends_mine(struct jobq__registry *r)
+{
+	static _Atomic unsigned next_stripe;
+	static _Thread_local unsigned stripe; /* 1 + the index; 0 until the first */
+	if (!stripe)
+		stripe = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) %
+				 JOBQ__NSTRIPES + 1;
+	return &r->ends[stripe - 1];
+}
+
 static bool claim(struct jobq__job *j, int from, int to)
 {
 	return atomic_compare_exchange_strong(&j->state, &from, to);
@@ -662,7 +674,6 @@ void jobq__wake_waiters(struct jobq__registry *r)
 static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 {
 	jobq_t *q = j->q;
-	struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
 	bool dead = state == JOBQ_DEAD;
 	jobq_status_t st;
 
@@ -675,9 +686,10 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	struct jobq__key *key = j->key;
 	j->key = NULL;
 	pthread_mutex_unlock(&j->mu);
-	atomic_fetch_add_explicit(state == JOBQ_SUCCEEDED ? &s->succeeded
-				  : dead		    ? &s->dead
-							    : &s->cancelled,
+	struct jobq__ends *c = ends_mine(&q->reg);
+	atomic_fetch_add_explicit(state == JOBQ_SUCCEEDED ? &c->succeeded
+				  : dead		    ? &c->dead
+							    : &c->cancelled,
 				  1, memory_order_relaxed);
 
 	if (key)
@@ -798,7 +810,6 @@ static uint32_t backoff_ms(jobq_t *q, const struct jobq__job *j)
 static int reschedule(struct jobq__job *j)
 {
 	jobq_t *q = j->q;
-	struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
 	uint32_t delay = (j->flags & JOB_RETRY_AFTER) ? j->retry_after_ms : backoff_ms(q, j);
 
 	pthread_mutex_lock(&j->mu);
@@ -811,7 +822,7 @@ static int reschedule(struct jobq__job *j)
 		pthread_mutex_unlock(&j->mu);
 		return rc;
 	}
-	atomic_fetch_add_explicit(&s->retried, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ends_mine(&q->reg)->retried, 1, memory_order_relaxed);
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_SCHEDULED);
 	/* A cancel that came while the job was FAILED only set the flag: act on it now. */
 	int won = atomic_load(&j->cancel) ? claim_waiting(j) : 0;
@@ -824,7 +835,6 @@ void jobq__job_run(void *job)
 {
 	struct jobq__job *j = job;
 	jobq_t *q = j->q;
-	struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
 
 	if ((atomic_load(&j->cancel) || atomic_load(&q->reg.cancel_all)) &&
 	    claim(j, JOBQ_QUEUED, JOBQ_CANCELLED)) {
@@ -863,7 +873,7 @@ void jobq__job_run(void *job)
 	j->code = code;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_FAILED);
 	pthread_mutex_unlock(&j->mu);
-	atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ends_mine(&q->reg)->failed, 1, memory_order_relaxed);
 
 	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all))) {
 		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
@@ -917,11 +927,14 @@ void jobq__registry_stats(struct jobq__registry *r, struct jobq__reg_stats *out)
 		out->submitted += s->submitted;
 		out->pushed += s->pushed;
 		pthread_mutex_unlock(&s->mu);
-		out->succeeded += atomic_load_explicit(&s->succeeded, memory_order_relaxed);
-		out->failed += atomic_load_explicit(&s->failed, memory_order_relaxed);
-		out->retried += atomic_load_explicit(&s->retried, memory_order_relaxed);
-		out->cancelled += atomic_load_explicit(&s->cancelled, memory_order_relaxed);
-		out->dead += atomic_load_explicit(&s->dead, memory_order_relaxed);
+	}
+	for (unsigned i = 0; i < JOBQ__NSTRIPES; i++) {
+		struct jobq__ends *c = &r->ends[i];
+		out->succeeded += atomic_load_explicit(&c->succeeded, memory_order_relaxed);
+		out->failed += atomic_load_explicit(&c->failed, memory_order_relaxed);
+		out->retried += atomic_load_explicit(&c->retried, memory_order_relaxed);
+		out->cancelled += atomic_load_explicit(&c->cancelled, memory_order_relaxed);
+		out->dead += atomic_load_explicit(&c->dead, memory_order_relaxed);
 	}
 	out->pushed += atomic_load(&r->timer_pushed);
 	pthread_mutex_lock(&r->fin_mu);

@@ -82,12 +82,21 @@ struct jobq__shard {
 	alignas(JOBQ_CACHELINE) pthread_mutex_t mu;
 	struct jobq__idtab table; /* records by id */
 	uint64_t submitted, pushed; /* under mu */
-	/* Counted by the workers as jobs end, without mu: a line of their own. */
+};
+
+/*
+ * How jobs ended, counted without a lock by the threads that end them, each in its own stripe
+ * (a line; job.c, ends_mine). Counted by shard instead, two workers would pass each shard's
+ * line between them as they took turns with its ids.
+ */
+#define JOBQ__NSTRIPES 16
+struct jobq__ends {
 	alignas(JOBQ_CACHELINE) _Atomic uint64_t succeeded, failed, retried, cancelled, dead;
 };
 
 struct jobq__registry {
 	struct jobq__shard shards[JOBQ__NSHARDS];
+	struct jobq__ends ends[JOBQ__NSTRIPES];
 	/* Written on every submit: a line of their own. */
 	alignas(JOBQ_CACHELINE) _Atomic uint64_t next_id;
 	_Atomic uint64_t timer_pushed; /* jobs the timer moved to the rings */
