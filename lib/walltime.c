@@ -2,16 +2,26 @@
  * walltime.c: CLOCK_REALTIME at about 10 ns a reading where clock_gettime takes 23 (the
  * machines in docs/BENCHMARKS.md); a tracked job reads it three times. Any thread.
  *
- * Where the kernel itself keeps time with the time-stamp counter (its clocksource is "tsc":
- * the counter is invariant and the same on every CPU), a reading is the last anchor (a TSC
- * value and the clock_gettime reading taken with it) plus the ticks since, times the rate
- * measured between the last two anchors. An anchor older than ANCHOR_NS is replaced by the
- * reader that finds it so (one at a time, by a try-lock; the others read clock_gettime
- * meanwhile), which is how a wall-clock step or a change of NTP's slew is followed within a
- * millisecond. A rate that differs from the one before by more than MAX_DRIFT_PPM (a step
+ * Where the kernel itself keeps time with the time-stamp counter (see below), a reading is the
+ * last anchor (a TSC value and the clock_gettime reading taken with it) plus the ticks since,
+ * times the rate measured between the last two anchors. An anchor older than ANCHOR_NS is
+ * replaced by the reader that finds it so (one at a time, by a try-lock; the others read
+ * clock_gettime meanwhile), which is how a wall-clock step or a change of NTP's slew is
+ * followed within a millisecond. A rate that differs from the one before by more than MAX_DRIFT_PPM (a step
  * fell between the anchors, or a read was interrupted) is not used: readings go to
  * clock_gettime until two intervals agree again. Elsewhere (another clocksource, or not
  * x86-64) every reading is clock_gettime.
+ *
+ * Which kernels keep time with the TSC: a clocksource of "tsc" (the kernel found the counter
+ * invariant and the same on every CPU); and "kvm-clock" on a CPU whose counter is invariant
+ * (CPUID 0x80000007, EDX bit 8). kvm-clock is the TSC scaled by the hypervisor's figures; a
+ * guest reads it in the vDSO, from whichever vCPU it is on, only once the hypervisor has said
+ * that the vCPUs' counters agree (PVCLOCK_TSC_STABLE_BIT), and otherwise pays a system call.
+ * Such guests are often booted with tsc=unstable, which takes "tsc" off the clocksources (the
+ * kernel's watchdog would otherwise judge the counter by a hypervisor's emulated timers) but
+ * does not change the counter. Should a vCPU's counter lag another's all the same, its readings
+ * would fall before the other's anchor and replace it, and the rates of anchors taken in turn
+ * on the two would disagree: readings then go to clock_gettime.
  *
  * The anchor is a sequence lock: the writer makes seq odd, writes, makes it even; a reader that
  * sees it odd or changed reads clock_gettime instead of waiting. Its fields are relaxed atomics,
@@ -33,6 +43,7 @@
 #include "os.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <x86intrin.h>
 
 #define ANCHOR_NS 1000000     /* an anchor is replaced after a millisecond */
@@ -53,7 +64,15 @@ static struct {
 
 static pthread_once_t wt_once = PTHREAD_ONCE_INIT;
 
-/* Decides whether the TSC may be used: where the kernel keeps time with it. */
+/* True when the CPU says its TSC is invariant: one rate in every power state. */
+static bool invariant_tsc(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000007 &&
+	       __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
+}
+
+/* Decides whether the TSC may be used: where the kernel keeps time with it (see the top). */
 static void wt_probe(void)
 {
 	/* helgrind sees neither the sequence lock nor the busy flag as the locks they are. */
@@ -62,8 +81,11 @@ static void wt_probe(void)
 	char name[32] = "";
 	if (!f)
 		return;
-	if (fgets(name, sizeof name, f))
-		atomic_store_explicit(&wt.usable, strcmp(name, "tsc\n") == 0, memory_order_relaxed);
+	if (fgets(name, sizeof name, f)) {
+		bool tsc = strcmp(name, "tsc\n") == 0 ||
+			   (strcmp(name, "kvm-clock\n") == 0 && invariant_tsc());
+		atomic_store_explicit(&wt.usable, tsc, memory_order_relaxed);
+	}
 	fclose(f);
 }
 
