@@ -93,9 +93,9 @@ int jobq_dead_list(jobq_t *q, jobq_status_t *out, size_t cap, size_t *n)
 	size_t i = 0;
 	pthread_mutex_lock(&r->dead_mu);
 	for (struct jobq__job *j = r->dead_head; j && i < cap; j = j->link, i++) {
-		pthread_mutex_lock(&j->mu);
+		jobq__lock(&j->mu);
 		jobq__snapshot(j, &out[i]);
-		pthread_mutex_unlock(&j->mu);
+		jobq__unlock(&j->mu);
 	}
 	if (n)
 		*n = r->ndead;

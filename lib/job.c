@@ -119,19 +119,9 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 
 /*
  * Spare records. Records are put back in chains (a retention prune frees hundreds at once) and
- * taken one at a time, both under spare_mu. A spare record keeps its mutex (unlocked): a reuse
- * clears only the body after it, and the mutex is destroyed when the memory goes back to
- * malloc (drop). Under AddressSanitizer a spare record is poisoned, so a use after its end is
- * still caught until the record is reused.
+ * taken one at a time, both under spare_mu. Under AddressSanitizer a spare record is poisoned,
+ * so a use after its end is still caught until the record is reused.
  */
-#define RECORD_BODY offsetof(struct jobq__job, id)
-
-/* Gives a stripped record's memory back to malloc. */
-static void drop(struct jobq__job *j)
-{
-	pthread_mutex_destroy(&j->mu);
-	jobq__free(j);
-}
 
 static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct jobq__job *last,
 		      unsigned n)
@@ -152,7 +142,7 @@ static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct 
 	pthread_mutex_unlock(&r->spare_mu);
 	for (struct jobq__job *j = room ? NULL : first, *next; j; j = next) {
 		next = j == last ? NULL : j->link;
-		drop(j);
+		jobq__free(j);
 	}
 }
 
@@ -202,11 +192,12 @@ static struct jobq__job *spare_take(struct jobq__registry *r)
 	if (!j && reclaim(r))
 		j = spare_pop(r);
 	if (j) {
-		JOBQ_HB_RECYCLED((char *)j + RECORD_BODY, sizeof *j - RECORD_BODY);
-		memset((char *)j + RECORD_BODY, 0, sizeof *j - RECORD_BODY);
-	} else if ((j = jobq__calloc(1, sizeof *j))) {
-		pthread_mutex_init(&j->mu, NULL);
+		JOBQ_HB_RECYCLED(j, sizeof *j);
+		memset(j, 0, sizeof *j);
+	} else if (!(j = jobq__calloc(1, sizeof *j))) {
+		return NULL;
 	}
+	jobq__lock_init(&j->mu);
 	return j;
 }
 
@@ -264,7 +255,7 @@ void jobq__registry_fini(struct jobq__registry *r)
 		JOBQ__IDTAB_EACH(t, k) {
 			struct jobq__job *j = t->e[k].rec;
 			strip(j);
-			drop(j);
+			jobq__free(j);
 		}
 		jobq__idtab_fini(t);
 		pthread_mutex_destroy(&r->shards[i].mu);
@@ -274,7 +265,7 @@ void jobq__registry_fini(struct jobq__registry *r)
 		struct jobq__job *j = r->spare;
 		ASAN_UNPOISON_MEMORY_REGION(j, sizeof *j);
 		r->spare = j->link;
-		drop(j);
+		jobq__free(j);
 	}
 	pthread_mutex_destroy(&r->spare_mu);
 	pthread_mutex_destroy(&r->fin_mu);
@@ -359,7 +350,7 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	bool tell = jobq__events_wanted(&q->events);
 	pthread_mutex_lock(&s->mu);
 	if (tell)
-		pthread_mutex_lock(&j->mu);
+		jobq__lock(&j->mu);
 	bool added = (rc = jobq__idtab_put(&s->table, j->id, j)) == 0;
 	if (!added) {
 		/* rc is JOBQ_ENOMEM */
@@ -377,7 +368,7 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 		jobq__idtab_del(&s->table, j->id);
 	}
 	if (tell)
-		pthread_mutex_unlock(&j->mu);
+		jobq__unlock(&j->mu);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == 0 && !scheduled && !inline_run)
 		jobq__pool_kick(&q->pool); /* j may have run and been freed: only q is read */
@@ -677,7 +668,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	bool dead = state == JOBQ_DEAD;
 	jobq_status_t st;
 
-	pthread_mutex_lock(&j->mu);
+	jobq__lock(&j->mu);
 	atomic_store_explicit(&j->state, state, memory_order_relaxed);
 	j->code = code;
 	j->finished_ns = jobq__stamp(q, j->started_ns ? j->started_ns : j->created_ns);
@@ -685,7 +676,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 		jobq__snapshot(j, &st);
 	struct jobq__key *key = j->key;
 	j->key = NULL;
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 	struct jobq__ends *c = ends_mine(&q->reg);
 	atomic_fetch_add_explicit(state == JOBQ_SUCCEEDED ? &c->succeeded
 				  : dead		    ? &c->dead
@@ -707,9 +698,9 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	JOBQ_HB_BEFORE(&j->settled);
 	atomic_store(&j->settled, true);
 	if (jobq__events_wanted(&q->events)) {
-		pthread_mutex_lock(&j->mu);
+		jobq__lock(&j->mu);
 		jobq__job_emit(j, JOBQ_EV_STATE, state);
-		pthread_mutex_unlock(&j->mu);
+		jobq__unlock(&j->mu);
 	}
 	if (dead)
 		jobq__dead_add(&q->reg, j);
@@ -752,7 +743,7 @@ int jobq__job_cancel_locked(struct jobq__job *j)
 		atomic_store(&j->cancel, 1);
 		won = claim_waiting(j);
 	}
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 	pthread_mutex_unlock(&s->mu);
 	if (ended)
 		return JOBQ_EBUSY;
@@ -772,9 +763,9 @@ void jobq__jobs_cancel_all(jobq_t *q)
 			j = s->table.e[k].rec;
 			atomic_store(&j->cancel, 1);
 			/* j->mu: a worker between "failed" and "scheduled" (reschedule) holds it. */
-			pthread_mutex_lock(&j->mu);
+			jobq__lock(&j->mu);
 			int w = claim_waiting(j);
-			pthread_mutex_unlock(&j->mu);
+			jobq__unlock(&j->mu);
 			if (w) {
 				/* A job won here is ours alone until we settle it: its link is
 				 * free. One list for each way it was won. */
@@ -812,21 +803,21 @@ static int reschedule(struct jobq__job *j)
 	jobq_t *q = j->q;
 	uint32_t delay = (j->flags & JOB_RETRY_AFTER) ? j->retry_after_ms : backoff_ms(q, j);
 
-	pthread_mutex_lock(&j->mu);
+	jobq__lock(&j->mu);
 	j->timer.realtime = 0;
 	j->timer.due = jobq__now(q, false) + delay * MS;
 	atomic_store_explicit(&j->state, JOBQ_SCHEDULED, memory_order_relaxed);
 	int rc = jobq__sched_add(&q->sched, &j->timer);
 	if (rc) {
 		atomic_store_explicit(&j->state, JOBQ_FAILED, memory_order_relaxed);
-		pthread_mutex_unlock(&j->mu);
+		jobq__unlock(&j->mu);
 		return rc;
 	}
 	atomic_fetch_add_explicit(&ends_mine(&q->reg)->retried, 1, memory_order_relaxed);
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_SCHEDULED);
 	/* A cancel that came while the job was FAILED only set the flag: act on it now. */
 	int won = atomic_load(&j->cancel) ? claim_waiting(j) : 0;
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 	end_claimed(j, won);
 	return 0;
 }
@@ -846,13 +837,13 @@ void jobq__job_run(void *job)
 		jobq__job_unref(j); /* cancelled while queued: the canceller ended it */
 		return;
 	}
-	pthread_mutex_lock(&j->mu);
+	jobq__lock(&j->mu);
 	j->attempt++;
 	j->started_ns = jobq__stamp(q, j->created_ns);
 	j->timer.due = j->timeout_ms ? jobq__now(q, false) + j->timeout_ms * MS : 0;
 	j->flags &= (uint8_t)~JOB_RETRY_AFTER;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_RUNNING);
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 
 	struct jobq_ctx ctx = {j};
 	jobq_outcome_t out = j->fn(&ctx, j->arg);
@@ -868,11 +859,11 @@ void jobq__job_run(void *job)
 							 : 0;
 	bool retry = out == JOBQ_RETRY && j->attempt < j->max_attempts &&
 		     (!timed_out || (j->flags & JOB_RETRY_TIMEOUTS));
-	pthread_mutex_lock(&j->mu);
+	jobq__lock(&j->mu);
 	atomic_store_explicit(&j->state, JOBQ_FAILED, memory_order_relaxed);
 	j->code = code;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_FAILED);
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 	atomic_fetch_add_explicit(&ends_mine(&q->reg)->failed, 1, memory_order_relaxed);
 
 	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all))) {
@@ -902,9 +893,9 @@ bool jobq__job_due(struct jobq__timer *t, void *owner)
 	}
 	if (jobq__events_wanted(&q->events)) {
 		/* Before the push, so that the worker's "running" cannot overtake it. */
-		pthread_mutex_lock(&j->mu);
+		jobq__lock(&j->mu);
 		jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_QUEUED);
-		pthread_mutex_unlock(&j->mu);
+		jobq__unlock(&j->mu);
 	}
 	if (jobq__pool_push(&q->pool, j->prio, jobq__job_run, j)) {
 		atomic_fetch_add_explicit(&q->reg.timer_pushed, 1, memory_order_relaxed);

@@ -1,10 +1,13 @@
 /*
- * os.c: the clock readings and thread starts that the pool, the timer and the event thread
- * share (os.h). Any thread; no state.
+ * os.c: the clock readings, futex calls and thread starts that the pool, the timer, the event
+ * thread and the record lock share (os.h). Any thread; no state.
  */
 #include "os.h"
 
+#include <linux/futex.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "jobq.h"
 
@@ -13,6 +16,22 @@ int64_t jobq__os_now(clockid_t id)
 	struct timespec ts;
 	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void jobq__os_futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t deadline_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline_ns) {
+		ts.tv_sec = deadline_ns / 1000000000;
+		ts.tv_nsec = deadline_ns % 1000000000;
+		tsp = &ts;
+	}
+	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+void jobq__os_futex_wake(_Atomic uint32_t *word, int n)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
 int jobq__os_thread(pthread_t *thread, void *(*fn)(void *), void *arg)

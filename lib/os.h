@@ -1,17 +1,25 @@
 /*
  * os.h: what libjobq asks of the operating system and the CPU in more than one place: a clock
- * reading in nanoseconds, a thread started with every signal blocked, and the spin-wait hint.
+ * reading in nanoseconds, a futex wait and wake, a thread started with every signal blocked,
+ * and the spin-wait hint.
  * See os.c. Internal to libjobq.
  */
 #ifndef JOBQ_OS_H
 #define JOBQ_OS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
 /* clock_gettime(id) in nanoseconds. */
 int64_t jobq__os_now(clockid_t id);
+
+/* Sleeps while *word == val (a private futex), until deadline_ns on CLOCK_MONOTONIC (0: no
+ * deadline), or until woken; may return early for no reason, so the caller looks again. */
+void jobq__os_futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t deadline_ns);
+/* Wakes up to n threads asleep on word. */
+void jobq__os_futex_wake(_Atomic uint32_t *word, int n);
 
 /* Starts fn(arg) on a new thread with every signal blocked, so the host's handlers run on the
  * host's own threads (as libuv's threadpool does). Returns 0 or JOBQ_ETHREAD. */

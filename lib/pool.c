@@ -79,7 +79,6 @@
 #include "pool.h"
 
 #include <limits.h>
-#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -129,29 +128,12 @@ static const unsigned char pick_order[7][JOBQ__NPRIO] = {
 	{1, 0, 2}, {0, 1, 2}, {1, 0, 2}, {2, 1, 0}, {1, 0, 2}, {0, 1, 2}, {1, 0, 2},
 };
 
-/* Waits while *word == val, until deadline_ns on CLOCK_MONOTONIC (0 = none). */
-static void futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t deadline_ns)
-{
-	struct timespec ts, *tsp = NULL;
-	if (deadline_ns) {
-		ts.tv_sec = deadline_ns / 1000000000;
-		ts.tv_nsec = deadline_ns % 1000000000;
-		tsp = &ts;
-	}
-	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
-}
-
-static void futex_wake(_Atomic uint32_t *word, int n)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-}
-
 static void wake(struct jobq__pool *p, int n)
 {
 	/* Bumping the word makes a futex_wait that read the old value return at once; the
 	 * seq_cst RMW orders it after the caller's push (see the protocol above). */
 	atomic_fetch_add(&p->word, 1);
-	futex_wake(&p->word, n);
+	jobq__os_futex_wake(&p->word, n);
 }
 
 /* wake(p, 1) unless a wake is already in flight (see the top of the file). */
@@ -264,7 +246,7 @@ static bool pop(struct jobq__pool *p, struct jobq__worker *w, jobq__item_fn *fn,
 		if (atomic_load(&p->nroom_waiters) && roomy(r) &&
 		    atomic_exchange(&p->nroom_waiters, 0)) {
 			atomic_fetch_add(&p->room_word, 1);
-			futex_wake(&p->room_word, INT_MAX);
+			jobq__os_futex_wake(&p->room_word, INT_MAX);
 		}
 	}
 	return r != NULL;
@@ -365,7 +347,7 @@ static void *worker_main(void *arg)
 		bool work = !atomic_load(&p->paused) && !rings_empty(p);
 		JOBQ_CHAOS_POINT(); /* decided to sleep, not asleep yet */
 		if (!work && !must_leave(p, w))
-			futex_wait(&p->word, key, 0);
+			jobq__os_futex_wait(&p->word, key, 0);
 		/* A searcher again before the wake in flight ends; the fence pairs with a push's
 		 * seq_cst claim and its seq_cst load of the flag (wake_once), so a push that saw the
 		 * flag set is seen by the search. */
@@ -501,7 +483,7 @@ void jobq__pool_leave(struct jobq__pool *p)
 	 * freed word is harmless (glibc's mutex unlock relies on the same). */
 	JOBQ_HB_BEFORE(&p->gate); /* the submit's stores, for the drain that sees it gone */
 	if (atomic_fetch_sub(&p->gate, 1) == (GATE_WAITED | 1))
-		futex_wake(&p->gate, INT_MAX);
+		jobq__os_futex_wake(&p->gate, INT_MAX);
 }
 
 bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
@@ -557,7 +539,7 @@ int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_n
 	 * sleep costs one futex_wake that finds nobody. */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!roomy(r))
-		futex_wait(&p->room_word, key, deadline_ns);
+		jobq__os_futex_wait(&p->room_word, key, deadline_ns);
 	return deadline_ns && jobq__os_now(CLOCK_MONOTONIC) >= deadline_ns ? JOBQ_ETIMEDOUT : 0;
 }
 
@@ -635,7 +617,7 @@ static int wait_gate(struct jobq__pool *p, int64_t deadline_ns)
 	while (g != GATE_WAITED) {
 		if (deadline_ns && jobq__os_now(CLOCK_MONOTONIC) >= deadline_ns)
 			return JOBQ_ETIMEDOUT;
-		futex_wait(&p->gate, g, deadline_ns);
+		jobq__os_futex_wait(&p->gate, g, deadline_ns);
 		g = atomic_load(&p->gate);
 	}
 	JOBQ_HB_AFTER(&p->gate);

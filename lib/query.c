@@ -27,7 +27,7 @@ static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
 	pthread_mutex_lock(&s->mu);
 	j = jobq__idtab_get(&s->table, id);
 	if (j)
-		pthread_mutex_lock(&j->mu);
+		jobq__lock(&j->mu);
 	else
 		pthread_mutex_unlock(&s->mu);
 	return j;
@@ -35,7 +35,7 @@ static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
 
 static void unlock_found(struct jobq__registry *r, struct jobq__job *j)
 {
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 	pthread_mutex_unlock(&jobq__shard_of(r, j->id)->mu);
 }
 
@@ -196,12 +196,12 @@ int jobq_ctx_cancelled(const jobq_ctx_t *ctx)
 /* Replaces *slot (guarded by j->mu) with fresh, freeing the old value. */
 static void swap_locked(struct jobq__job *j, void **slot, void *fresh, uint32_t *len, uint32_t n)
 {
-	pthread_mutex_lock(&j->mu);
+	jobq__lock(&j->mu);
 	void *old = *slot;
 	*slot = fresh;
 	if (len)
 		*len = n;
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 	jobq__free(old);
 }
 
@@ -213,12 +213,12 @@ int jobq_ctx_progress(jobq_ctx_t *ctx, int percent, const char *text)
 	char *copy = NULL;
 	if (text && !(copy = jobq__strdup(text)))
 		return JOBQ_ENOMEM;
-	pthread_mutex_lock(&j->mu);
+	jobq__lock(&j->mu);
 	j->percent = (int8_t)(percent < 0 ? 0 : percent > 100 ? 100 : percent);
 	char *old = j->progress;
 	j->progress = copy;
 	jobq__job_emit(j, JOBQ_EV_PROGRESS, JOBQ_RUNNING);
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 	jobq__free(old);
 	return 0;
 }
@@ -262,9 +262,9 @@ int jobq_ctx_retry_after(jobq_ctx_t *ctx, unsigned ms)
 	if (!ctx)
 		return JOBQ_EINVAL;
 	struct jobq__job *j = ctx->job;
-	pthread_mutex_lock(&j->mu);
+	jobq__lock(&j->mu);
 	j->retry_after_ms = ms;
 	j->flags |= JOB_RETRY_AFTER;
-	pthread_mutex_unlock(&j->mu);
+	jobq__unlock(&j->mu);
 	return 0;
 }
