@@ -35,12 +35,13 @@
  * line. A thread holds at most one shard mutex and one record mutex; the timer's and the key
  * table's mutexes may be taken inside them, never the other way round; fin_mu, spare_mu and
  * wait_mu are never held with them, except that wait_mu is held around lookups. Callbacks run
- * with no lock held.
+ * with no lock held. The shards', the records', spare_mu and fin_mu, which every tracked job
+ * takes, are lock.h's word locks; wait_mu and dead_mu, which a condition variable or a rare
+ * caller needs, are pthread mutexes.
  *
  * Not taken: one registry lock (every submit and status would serialise on it), and records
  * owned by the caller (a worker could free what the caller still reads: ids avoid that).
  */
-#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "job.h"
 
 #include <math.h>
@@ -93,16 +94,10 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 		return JOBQ_ENOMEM;
 	/* For helgrind: a hint read without fin_mu (reclaim). */
 	JOBQ_HB_ATOMIC(&r->reclaimable, sizeof r->reclaimable);
-	/* Adaptive: the submitter and the workers hold these for a few hundred nanoseconds, so
-	 * spinning a little beats sleeping in the kernel. */
-	pthread_mutexattr_t ma;
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
 	for (unsigned i = 0; i < JOBQ__NSHARDS; i++)
-		pthread_mutex_init(&r->shards[i].mu, &ma);
-	pthread_mutex_init(&r->fin_mu, &ma);
-	pthread_mutex_init(&r->spare_mu, &ma);
-	pthread_mutexattr_destroy(&ma);
+		jobq__lock_init(&r->shards[i].mu);
+	jobq__lock_init(&r->fin_mu);
+	jobq__lock_init(&r->spare_mu);
 	atomic_init(&r->next_id, 1);
 	r->clock = clock;
 	pthread_mutex_init(&r->wait_mu, NULL);
@@ -126,7 +121,7 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct jobq__job *last,
 		      unsigned n)
 {
-	pthread_mutex_lock(&r->spare_mu);
+	jobq__lock(&r->spare_mu);
 	bool room = r->nspare + n <= JOBQ__SPARE_MAX;
 	if (room) {
 		last->link = r->spare;
@@ -139,7 +134,7 @@ static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct 
 		r->spare = first;
 		r->nspare += n;
 	}
-	pthread_mutex_unlock(&r->spare_mu);
+	jobq__unlock(&r->spare_mu);
 	for (struct jobq__job *j = room ? NULL : first, *next; j; j = next) {
 		next = j == last ? NULL : j->link;
 		jobq__free(j);
@@ -170,7 +165,7 @@ static void prefetch_record(const struct jobq__job *j)
 
 static struct jobq__job *spare_pop(struct jobq__registry *r)
 {
-	pthread_mutex_lock(&r->spare_mu);
+	jobq__lock(&r->spare_mu);
 	struct jobq__job *j = r->spare;
 	if (j) {
 		ASAN_UNPOISON_MEMORY_REGION(j, sizeof *j);
@@ -179,7 +174,7 @@ static struct jobq__job *spare_pop(struct jobq__registry *r)
 		if (r->spare)
 			prefetch_record(r->spare);
 	}
-	pthread_mutex_unlock(&r->spare_mu);
+	jobq__unlock(&r->spare_mu);
 	return j;
 }
 
@@ -258,7 +253,6 @@ void jobq__registry_fini(struct jobq__registry *r)
 			jobq__free(j);
 		}
 		jobq__idtab_fini(t);
-		pthread_mutex_destroy(&r->shards[i].mu);
 	}
 	jobq__free(r->fin);
 	while (r->spare) {
@@ -267,8 +261,6 @@ void jobq__registry_fini(struct jobq__registry *r)
 		r->spare = j->link;
 		jobq__free(j);
 	}
-	pthread_mutex_destroy(&r->spare_mu);
-	pthread_mutex_destroy(&r->fin_mu);
 	pthread_mutex_destroy(&r->wait_mu);
 	pthread_mutex_destroy(&r->dead_mu);
 	pthread_cond_destroy(&r->wait_cv);
@@ -348,7 +340,7 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	/* Decided once: with subscribers, j->mu is held from before the push until the event is
 	 * out, so that the worker's "running" cannot overtake it. */
 	bool tell = jobq__events_wanted(&q->events);
-	pthread_mutex_lock(&s->mu);
+	jobq__lock(&s->mu);
 	if (tell)
 		jobq__lock(&j->mu);
 	bool added = (rc = jobq__idtab_put(&s->table, j->id, j)) == 0;
@@ -369,7 +361,7 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	}
 	if (tell)
 		jobq__unlock(&j->mu);
-	pthread_mutex_unlock(&s->mu);
+	jobq__unlock(&s->mu);
 	if (rc == 0 && !scheduled && !inline_run)
 		jobq__pool_kick(&q->pool); /* j may have run and been freed: only q is read */
 	return rc;
@@ -491,12 +483,12 @@ static void forget(struct jobq__registry *r, const struct jobq__kept *v, unsigne
 		if (start[k] == start[k + 1])
 			continue;
 		struct jobq__shard *s = &r->shards[k];
-		pthread_mutex_lock(&s->mu);
+		jobq__lock(&s->mu);
 		for (unsigned i = start[k]; i < start[k + 1]; i++)
 			jobq__idtab_prefetch(&s->table, v[order[i]].id);
 		for (unsigned i = start[k]; i < start[k + 1]; i++)
 			jobq__idtab_del(&s->table, v[order[i]].id);
-		pthread_mutex_unlock(&s->mu);
+		jobq__unlock(&s->mu);
 	}
 
 	struct jobq__job *freed = NULL, *last = NULL;
@@ -569,7 +561,7 @@ static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsign
 	int64_t now = jobq__clock_coarse(r->clock);
 	unsigned n = 0;
 
-	pthread_mutex_lock(&r->fin_mu);
+	jobq__lock(&r->fin_mu);
 	for (unsigned i = 0; i < nadd; i++) {
 		/* Only a retain_count past what was made at create can fill the ring; when it
 		 * cannot grow, the oldest record goes early. */
@@ -581,14 +573,14 @@ static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsign
 	for (;;) {
 		n += fin_take(r, now, v + n, PRUNE_BATCH - n, bound);
 		fin_changed(r);
-		pthread_mutex_unlock(&r->fin_mu);
+		jobq__unlock(&r->fin_mu);
 		if (!n)
 			return;
 		forget(r, v, n);
 		if (n < PRUNE_BATCH || reclaiming)
 			return;
 		n = 0;
-		pthread_mutex_lock(&r->fin_mu);
+		jobq__lock(&r->fin_mu);
 	}
 }
 
@@ -744,7 +736,7 @@ int jobq__job_cancel_locked(struct jobq__job *j)
 		won = claim_waiting(j);
 	}
 	jobq__unlock(&j->mu);
-	pthread_mutex_unlock(&s->mu);
+	jobq__unlock(&s->mu);
 	if (ended)
 		return JOBQ_EBUSY;
 	end_claimed(j, won);
@@ -758,7 +750,7 @@ void jobq__jobs_cancel_all(jobq_t *q)
 	for (unsigned i = 0; i < JOBQ__NSHARDS; i++) {
 		struct jobq__shard *s = &r->shards[i];
 		struct jobq__job *j, *won[2] = {NULL, NULL};
-		pthread_mutex_lock(&s->mu);
+		jobq__lock(&s->mu);
 		JOBQ__IDTAB_EACH(&s->table, k) {
 			j = s->table.e[k].rec;
 			atomic_store(&j->cancel, 1);
@@ -773,7 +765,7 @@ void jobq__jobs_cancel_all(jobq_t *q)
 				won[w - 1] = j;
 			}
 		}
-		pthread_mutex_unlock(&s->mu);
+		jobq__unlock(&s->mu);
 		for (int w = 0; w < 2; w++) {
 			while ((j = won[w])) {
 				won[w] = j->link;
@@ -914,10 +906,10 @@ void jobq__registry_stats(struct jobq__registry *r, struct jobq__reg_stats *out)
 	jobq__retain(r, NULL);
 	for (unsigned i = 0; i < JOBQ__NSHARDS; i++) {
 		struct jobq__shard *s = &r->shards[i];
-		pthread_mutex_lock(&s->mu);
+		jobq__lock(&s->mu);
 		out->submitted += s->submitted;
 		out->pushed += s->pushed;
-		pthread_mutex_unlock(&s->mu);
+		jobq__unlock(&s->mu);
 	}
 	for (unsigned i = 0; i < JOBQ__NSTRIPES; i++) {
 		struct jobq__ends *c = &r->ends[i];
@@ -928,9 +920,9 @@ void jobq__registry_stats(struct jobq__registry *r, struct jobq__reg_stats *out)
 		out->dead += atomic_load_explicit(&c->dead, memory_order_relaxed);
 	}
 	out->pushed += atomic_load(&r->timer_pushed);
-	pthread_mutex_lock(&r->fin_mu);
+	jobq__lock(&r->fin_mu);
 	out->retained = r->nretained;
-	pthread_mutex_unlock(&r->fin_mu);
+	jobq__unlock(&r->fin_mu);
 	pthread_mutex_lock(&r->dead_mu);
 	out->dead_listed = r->ndead;
 	out->dead_dropped = r->dead_dropped;

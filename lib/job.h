@@ -80,7 +80,7 @@ struct jobq_ctx {
 };
 
 struct jobq__shard {
-	alignas(JOBQ_CACHELINE) pthread_mutex_t mu;
+	alignas(JOBQ_CACHELINE) jobq__lock_t mu;
 	struct jobq__idtab table; /* records by id */
 	uint64_t submitted, pushed; /* under mu */
 };
@@ -112,14 +112,14 @@ struct jobq__registry {
 	/* Freed records kept for reuse (at most JOBQ__SPARE_MAX), so that a submit need not go
 	 * to malloc for a record that a worker frees: glibc hands such memory back through the
 	 * submitter's arena lock, which the two then fight over. */
-	alignas(JOBQ_CACHELINE) pthread_mutex_t spare_mu;
+	alignas(JOBQ_CACHELINE) jobq__lock_t spare_mu;
 	struct jobq__job *spare;
 	unsigned nspare;
 
 	/* Settled records kept for polling until pruned: a ring, oldest at fin_head. An array
 	 * rather than a list through the records, so that pruning reads ids and ages without
 	 * touching a cold record, and touches the records it frees independently of each other. */
-	alignas(JOBQ_CACHELINE) pthread_mutex_t fin_mu;
+	alignas(JOBQ_CACHELINE) jobq__lock_t fin_mu;
 	struct jobq__kept *fin;
 	uint64_t fin_cap, fin_head, nretained;
 	_Atomic bool reclaimable; /* a submit may prune (job.c, reclaim); written under fin_mu */

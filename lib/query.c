@@ -24,19 +24,19 @@ static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
 	struct jobq__shard *s = jobq__shard_of(r, id);
 	struct jobq__job *j;
 	jobq__retain(r, NULL); /* forget what is past its age first, so no caller sees it */
-	pthread_mutex_lock(&s->mu);
+	jobq__lock(&s->mu);
 	j = jobq__idtab_get(&s->table, id);
 	if (j)
 		jobq__lock(&j->mu);
 	else
-		pthread_mutex_unlock(&s->mu);
+		jobq__unlock(&s->mu);
 	return j;
 }
 
 static void unlock_found(struct jobq__registry *r, struct jobq__job *j)
 {
 	jobq__unlock(&j->mu);
-	pthread_mutex_unlock(&jobq__shard_of(r, j->id)->mu);
+	jobq__unlock(&jobq__shard_of(r, j->id)->mu);
 }
 
 int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
