@@ -2,8 +2,8 @@
  * test_walltime.c: the cheap wall clock against clock_gettime(CLOCK_REALTIME). Every reading,
  * from one thread and from several at once (while they replace the anchor under one another),
  * lies between two clock_gettime readings taken around it, give or take TOL_NS. On a machine
- * whose kernel keeps time with the TSC the readings interpolate once two intervals agree; the
- * log says whether they did here.
+ * whose kernel keeps time with the TSC the readings interpolate once an anchor lies where the
+ * rate puts it; the log says whether they did here.
  */
 #include <stdint.h>
 #include <time.h>
