@@ -32,8 +32,7 @@ int jobq__idtab_put(struct jobq__idtab *t, uint64_t id, void *rec);
 void *jobq__idtab_get(const struct jobq__idtab *t, uint64_t id);
 /* Starts bringing the line where id's entry would be into this CPU's cache, for writing: a
  * caller about to delete a batch prefetches them all first, so that the misses overlap
- * instead of following one another while it holds the shard's lock, and a put asks for the
- * line of a later id. A hint: id need not be in t, and t is not changed. */
+ * instead of following one another while it holds the shard's lock. */
 void jobq__idtab_prefetch(const struct jobq__idtab *t, uint64_t id);
 /* Removes id; returns its record, or NULL if it was not there. */
 void *jobq__idtab_del(struct jobq__idtab *t, uint64_t id);

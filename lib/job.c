@@ -344,14 +344,6 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 	if (tell)
 		jobq__lock(&j->mu);
 	bool added = (rc = jobq__idtab_put(&s->table, j->id, j)) == 0;
-	/* The line this shard's puts fill after this one: idtab.c puts four of a shard's ids on a
-	 * line, so that is the home of id + 4 * JOBQ__NSHARDS, 16 to 64 submits away. Its
-	 * entries were last deleted by a prune, often a worker's, and the put's probe would wait
-	 * for the line to come over (in perf, 7 % of all samples of tracked jobs with 1 worker, the
-	 * submitter's largest symbol). Interleaved bench -x runs, tracked, 1 submitter, medians of
-	 * 20: 2 workers 2.99 -> 3.42 M jobs/s and 0.590 -> 0.518 CPU µs a job; 1 worker 4.35 ->
-	 * 4.38 and 0.416 -> 0.401 (that worker is as much the bound as the submitter). */
-	jobq__idtab_prefetch(&s->table, j->id + 4 * JOBQ__NSHARDS);
 	if (!added) {
 		/* rc is JOBQ_ENOMEM */
 	} else if (scheduled) {
