@@ -1118,7 +1118,6 @@ int main(int argc, char **argv)
 			/* The line's round trip right after the run says which of the machine's
 			 * modes it ran in: on a virtual machine the two CPUs may be near each
 			 * other or far apart, and that changes between runs (the thirteenth round). */
-			fx_stamp = 0;
 			double line_us = !nopin && sysconf(_SC_NPROCESSORS_ONLN) >= 2
 						 ? line_bounce(200000)
 						 : 0; /* not pinned: two spinners may share a CPU */
