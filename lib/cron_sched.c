@@ -15,7 +15,7 @@
  * the last reference runs the host's arg_free.
  *
  * Threads and locks: one mutex (crons.mu) guards the table and every entry. It is taken before
- * a job's shard and record locks and before the timer's mutex (a firing submits a job and
+ * a job's record lock and before the timer's mutex (a firing submits a job and
  * re-arms its entry while holding it), never after: no job, timer or pool code calls in here
  * with a lock held, and the callbacks that do (the completion trampoline) run with none. The
  * host's callbacks and arg_free never run under crons.mu. Firings run in the timer thread, or in

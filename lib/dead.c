@@ -9,7 +9,7 @@
  * jobq_status works for it; once it leaves the list it joins the retention list like any other.
  *
  * Threads: any. dead_mu guards the list; it may be taken before a record's mutex (to
- * snapshot), never inside a record's or a shard's.
+ * snapshot), never inside a record's.
  */
 #include <string.h>
 

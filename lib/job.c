@@ -1,5 +1,5 @@
 /*
- * job.c: a tracked job's life: its record and the id registry, waiting (timer or ring),
+ * job.c: a tracked job's life: its record and the registry, waiting (timer or ring),
  * running an attempt, retrying with backoff, and ending exactly once.
  *
  *   submit -> SCHEDULED (a delay) -> QUEUED -> RUNNING -> SUCCEEDED
@@ -17,30 +17,29 @@
  *   - References: the registry holds one until the record is pruned; the place the job waits
  *     in holds the other (the timer's heap, the ring, then the running worker), and hands it
  *     on as the job moves. The last reference frees the record, which becomes spare: the next
- *     submit reuses it instead of calling malloc.
- *   - Retention is a ring of (record, id, settling time), oldest first, pruned by count (in
- *     batches, mostly by the submit that needs a record: reclaim_bound) and by age; pruning
- *     deletes from the shard tables one lock per shard per batch. A worker adds its settled
- *     records in batches (retain_settled).
+ *     submit reuses it (slots.h).
+ *   - Registered means listed: the record's slot names it by id (slots.h), and a lookup
+ *     finds it under its own lock while listed is set. Publishing sets it, pruning clears it.
+ *   - Retention is a ring of (record, settling time), oldest first, pruned by count (in
+ *     batches, mostly by the submit that needs a record: reclaim_bound) and by age. A worker
+ *     adds its settled records in batches (retain_settled).
  *
- * Threads and locks: a shard's mutex (id % 16) guards its id table and its submitted and pushed
- * counts; the other counts are atomics that the workers add to as jobs end. A record's own mutex
- * (mu) guards the fields that change once it is registered (attempt, code, started_ns and
- * finished_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's due
- * and realtime; the timer thread also moves due, under its own lock, when a due job found the
- * ring full, so a reader takes that lock for it); state, cancel, refs and settled are atomics,
- * link belongs to the list that holds the record, and the rest is written before the record is
- * registered. A lookup by id holds the shard mutex and then the record's; a worker running or
- * ending a job takes the record's alone, so it does not meet the submitter on the shard's
- * line. A thread holds at most one shard mutex and one record mutex; the timer's and the key
- * table's mutexes may be taken inside them, never the other way round; fin_mu, spare_mu and
- * wait_mu are never held with them, except that wait_mu is held around lookups. Callbacks run
- * with no lock held. The shards', the records', spare_mu and fin_mu, which every tracked job
- * takes, are lock.h's word locks; wait_mu and dead_mu, which a condition variable or a rare
- * caller needs, are pthread mutexes.
+ * Threads and locks: the counts are atomics in per-thread stripes. A record's own mutex (mu)
+ * guards listed and the fields that change once it is registered (attempt, code, started_ns
+ * and finished_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's
+ * due and realtime; the timer thread also moves due, under its own lock, when a due job found
+ * the ring full, so a reader takes that lock for it); state, cancel, refs and settled are
+ * atomics, link belongs to the list that holds the record, and the rest is written before the
+ * record is registered. A thread holds at most one record mutex; the timer's and the key
+ * table's mutexes may be taken inside it, never the other way round; fin_mu, the slots' mu
+ * and wait_mu are never held with it, except that wait_mu is held around lookups. Callbacks
+ * run with no lock held. The records', the slots' and fin_mu, which every tracked job takes,
+ * are lock.h's word locks; wait_mu and dead_mu, which a condition variable or a rare caller
+ * needs, are pthread mutexes.
  *
- * Not taken: one registry lock (every submit and status would serialise on it), and records
- * owned by the caller (a worker could free what the caller still reads: ids avoid that).
+ * Not taken: one registry lock (every submit and status would serialise on it), an id table
+ * beside the records (slots.h), and records owned by the caller (a worker could free what the
+ * caller still reads: ids avoid that).
  */
 #include "job.h"
 
@@ -55,16 +54,16 @@
 
 #define MS 1000000LL
 
-/* The calling thread's stripe of r->ends: threads take stripes in turn as they first end a
- * job, so the workers of one pool, started one after another, count on lines of their own. */
-static struct jobq__ends *ends_mine(struct jobq__registry *r)
+/* The calling thread's stripe of r->counts: threads take stripes in turn as they first count,
+ * so the workers of one pool, started one after another, count on lines of their own. */
+static struct jobq__counts *counts_mine(struct jobq__registry *r)
 {
 	static _Atomic unsigned next_stripe;
 	static _Thread_local unsigned stripe; /* 1 + the index; 0 until the first */
 	if (!stripe)
 		stripe = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) %
 				 JOBQ__NSTRIPES + 1;
-	return &r->ends[stripe - 1];
+	return &r->counts[stripe - 1];
 }
 
 static bool claim(struct jobq__job *j, int from, int to)
@@ -94,11 +93,8 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 		return JOBQ_ENOMEM;
 	/* For helgrind: a hint read without fin_mu (reclaim). */
 	JOBQ_HB_ATOMIC(&r->reclaimable, sizeof r->reclaimable);
-	for (unsigned i = 0; i < JOBQ__NSHARDS; i++)
-		jobq__lock_init(&r->shards[i].mu);
 	jobq__lock_init(&r->fin_mu);
-	jobq__lock_init(&r->spare_mu);
-	atomic_init(&r->next_id, 1);
+	jobq__lock_init(&r->slots.mu);
 	r->clock = clock;
 	pthread_mutex_init(&r->wait_mu, NULL);
 	pthread_mutex_init(&r->dead_mu, NULL);
@@ -112,88 +108,15 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 	return 0;
 }
 
-/*
- * Spare records. Records are put back in chains (a retention prune frees hundreds at once) and
- * taken one at a time, both under spare_mu. Under AddressSanitizer a spare record is poisoned,
- * so a use after its end is still caught until the record is reused.
- */
-
-static void spare_put(struct jobq__registry *r, struct jobq__job *first, struct jobq__job *last,
-		      unsigned n)
-{
-	jobq__lock(&r->spare_mu);
-	bool room = r->nspare + n <= JOBQ__SPARE_MAX;
-	if (room) {
-		last->link = r->spare;
-#ifdef JOBQ__ASAN
-		for (struct jobq__job *j = first, *next; j != r->spare; j = next) {
-			next = j->link;
-			ASAN_POISON_MEMORY_REGION(j, sizeof *j);
-		}
-#endif
-		r->spare = first;
-		r->nspare += n;
-	}
-	jobq__unlock(&r->spare_mu);
-	for (struct jobq__job *j = room ? NULL : first, *next; j; j = next) {
-		next = j == last ? NULL : j->link;
-		jobq__free(j);
-	}
-}
-
-/*
- * Asks for the lines of the record that the next submit will take, for writing: a spare was
- * last written by the worker that pruned it, and the stores of jobq__job_new otherwise wait for
- * each line to come over. A write prefetch, because a read one (what __builtin_prefetch emits
- * without -mprfchw) leaves the line shared and the stores still wait for the other copy to go.
- * On an Intel Xeon whose cores are 0.16 µs apart, tracked jobs with 2 workers: medians of
- * 2.25-2.43 against 1.98-2.30 M jobs/s, 0.80-0.86 against 0.85-0.98 µs of CPU a job, in four
- * sets of 10-16 interleaved runs (docs/BENCHMARKS.md, *A second machine*).
- */
-static void prefetch_record(const struct jobq__job *j)
-{
-	/* The record is not line-aligned, so it may reach into one line more; a prefetch past
-	 * its end touches nothing. */
-	for (size_t o = 0; o < sizeof *j + 63; o += 64) {
-#if defined(__x86_64__)
-		__asm__ volatile("prefetchw %0" : : "m"(((const char *)j)[o]));
-#else
-		__builtin_prefetch((const char *)j + o, 1);
-#endif
-	}
-}
-
-static struct jobq__job *spare_pop(struct jobq__registry *r)
-{
-	jobq__lock(&r->spare_mu);
-	struct jobq__job *j = r->spare;
-	if (j) {
-		ASAN_UNPOISON_MEMORY_REGION(j, sizeof *j);
-		r->spare = j->link;
-		r->nspare--;
-		if (r->spare)
-			prefetch_record(r->spare);
-	}
-	jobq__unlock(&r->spare_mu);
-	return j;
-}
-
 static bool reclaim(struct jobq__registry *r);
 
-/* A record for a new job: a spare one, one reclaimed from retention, or a new one. */
+/* A record for a new job: a spare one, one reclaimed from retention, or a fresh slot. */
 static struct jobq__job *spare_take(struct jobq__registry *r)
 {
-	struct jobq__job *j = spare_pop(r);
+	struct jobq__job *j = jobq__slots_take(&r->slots, false);
 	if (!j && reclaim(r))
-		j = spare_pop(r);
-	if (j) {
-		JOBQ_HB_RECYCLED(j, sizeof *j);
-		memset(j, 0, sizeof *j);
-	} else if (!(j = jobq__calloc(1, sizeof *j))) {
-		return NULL;
-	}
-	jobq__lock_init(&j->mu);
-	return j;
+		j = jobq__slots_take(&r->slots, false);
+	return j ? j : jobq__slots_take(&r->slots, true);
 }
 
 /* Frees what a record owns; the record itself is then spare. */
@@ -208,7 +131,7 @@ static void strip(struct jobq__job *j)
 static void free_record(struct jobq__job *j)
 {
 	strip(j);
-	spare_put(&j->q->reg, j, j, 1);
+	jobq__slots_put(&j->q->reg.slots, j, j);
 }
 
 /* Drops a reference; true when it was the last (the record is then the caller's to free). */
@@ -224,7 +147,7 @@ static bool unref_last(struct jobq__job *j)
 }
 
 /*
- * unref_last for the registry's reference, once the record is out of the id table: nobody can
+ * unref_last for the registry's reference, once the record is no longer listed: nobody can
  * take a reference any more (references are only handed on), so a count of 1 means the other
  * holder is gone and this one is the last. A plain load, unlike the locked decrement, lets the
  * prune's misses on old records overlap.
@@ -245,22 +168,15 @@ void jobq__job_unref(struct jobq__job *j)
 
 void jobq__registry_fini(struct jobq__registry *r)
 {
-	for (unsigned i = 0; i < JOBQ__NSHARDS; i++) {
-		struct jobq__idtab *t = &r->shards[i].table;
-		JOBQ__IDTAB_EACH(t, k) {
-			struct jobq__job *j = t->e[k].rec;
+	/* Spare records are stripped already; listed ones still own their strings. */
+	uint32_t used = atomic_load_explicit(&r->slots.used, memory_order_acquire);
+	for (uint32_t n = 0; n < used; n++) {
+		struct jobq__job *j = jobq__slots_at(&r->slots, n);
+		if (j->listed)
 			strip(j);
-			jobq__free(j);
-		}
-		jobq__idtab_fini(t);
 	}
+	jobq__slots_fini(&r->slots);
 	jobq__free(r->fin);
-	while (r->spare) {
-		struct jobq__job *j = r->spare;
-		ASAN_UNPOISON_MEMORY_REGION(j, sizeof *j);
-		r->spare = j->link;
-		jobq__free(j);
-	}
 	pthread_mutex_destroy(&r->wait_mu);
 	pthread_mutex_destroy(&r->dead_mu);
 	pthread_cond_destroy(&r->wait_cv);
@@ -277,10 +193,6 @@ int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *op
 		free_record(j);
 		return JOBQ_ENOMEM;
 	}
-	/* Relaxed: ids need only be unique; the shard lock publishes the record to lookups, the
-	 * ring's or the timer's hand-off to the worker that runs it. Taking the id here lets
-	 * jobq_submit know it without touching a record that may already be gone. */
-	j->id = atomic_fetch_add_explicit(&q->reg.next_id, 1, memory_order_relaxed);
 	j->fn = fn;
 	j->arg = arg;
 	j->on_done = opts->on_done;
@@ -332,39 +244,47 @@ void jobq__job_discard(struct jobq__job *j)
 	free_record(j);
 }
 
+struct jobq__job *jobq__job_find(struct jobq__registry *r, uint64_t id)
+{
+	struct jobq__job *j = jobq__slots_find(&r->slots, id);
+	if (!j)
+		return NULL;
+	jobq__lock(&j->mu);
+	/* listed first: a spare record's id may be changing (jobq__slots_take). */
+	if (j->listed && j->id == id)
+		return j;
+	jobq__unlock(&j->mu);
+	return NULL;
+}
+
 int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 {
-	struct jobq__shard *s = jobq__shard_of(&q->reg, j->id);
 	int rc = 0;
 	bool scheduled = atomic_load_explicit(&j->state, memory_order_relaxed) == JOBQ_SCHEDULED;
-	/* Decided once: with subscribers, j->mu is held from before the push until the event is
-	 * out, so that the worker's "running" cannot overtake it. */
-	bool tell = jobq__events_wanted(&q->events);
-	jobq__lock(&s->mu);
-	if (tell)
-		jobq__lock(&j->mu);
-	bool added = (rc = jobq__idtab_put(&s->table, j->id, j)) == 0;
-	if (!added) {
-		/* rc is JOBQ_ENOMEM */
-	} else if (scheduled) {
+	bool queued = !scheduled && !inline_run;
+	/* j->mu is held from listing until the job is where it waits, so that no lookup sees a
+	 * job whose push then fails, and, with subscribers, until the event is out, so that the
+	 * worker's "running" (which takes j->mu first) cannot overtake it. */
+	jobq__lock(&j->mu);
+	j->listed = true;
+	if (scheduled)
 		rc = jobq__sched_add(&q->sched, &j->timer);
-	} else if (!inline_run && !jobq__pool_push_quiet(&q->pool, j->prio, jobq__job_run, j)) {
+	else if (queued && !jobq__pool_push_quiet(&q->pool, j->prio, jobq__job_run, j))
 		rc = JOBQ_EAGAIN;
-	}
-	if (rc == 0) {
-		s->submitted++;
-		s->pushed += !scheduled && !inline_run;
-		if (tell)
-			jobq__job_emit(j, JOBQ_EV_STATE, scheduled ? JOBQ_SCHEDULED : JOBQ_QUEUED);
-	} else if (added) {
-		jobq__idtab_del(&s->table, j->id);
-	}
-	if (tell)
-		jobq__unlock(&j->mu);
-	jobq__unlock(&s->mu);
-	if (rc == 0 && !scheduled && !inline_run)
+	if (rc)
+		j->listed = false;
+	else if (jobq__events_wanted(&q->events))
+		jobq__job_emit(j, JOBQ_EV_STATE, scheduled ? JOBQ_SCHEDULED : JOBQ_QUEUED);
+	jobq__unlock(&j->mu);
+	if (rc)
+		return rc;
+	/* One count a submit: submitted is queued + held, pushed is queued + timed. */
+	atomic_fetch_add_explicit(queued ? &counts_mine(&q->reg)->queued
+					 : &counts_mine(&q->reg)->held,
+				  1, memory_order_relaxed);
+	if (queued)
 		jobq__pool_kick(&q->pool); /* j may have run and been freed: only q is read */
-	return rc;
+	return 0;
 }
 
 /* Copies at most cap - 1 bytes of src (NULL: none) and a NUL. */
@@ -452,8 +372,8 @@ static struct jobq__kept fin_pop(struct jobq__registry *r)
 static unsigned fin_take(struct jobq__registry *r, int64_t now, struct jobq__kept *out,
 			 unsigned max, uint64_t bound)
 {
-	/* Pruned down to the count, well past it: the records are then deleted one shard lock
-	 * per shard instead of one per record. */
+	/* Pruned down to the count, well past it: the records are then forgotten in batches,
+	 * their misses overlapping (forget). */
 	uint64_t keep = r->nretained > bound ? r->retain_count : r->nretained;
 	unsigned n = 0;
 	while (n < max && r->nretained &&
@@ -464,52 +384,30 @@ static unsigned fin_take(struct jobq__registry *r, int64_t now, struct jobq__kep
 
 #define PRUNE_BATCH 256
 
-/* Forgets pruned records: out of their shards' tables (one lock per shard), then the
- * registry's reference; the records freed by that become spare in one chain. */
+/* Forgets pruned records: unlists each (under its lock, which a lookup reading it holds), then
+ * drops the registry's reference; the records freed by that become spare in one chain. */
 static void forget(struct jobq__registry *r, const struct jobq__kept *v, unsigned n)
 {
-	uint16_t order[PRUNE_BATCH];
-	unsigned start[JOBQ__NSHARDS + 1] = {0};
-	for (unsigned i = 0; i < n; i++)
-		start[v[i].id % JOBQ__NSHARDS + 1]++;
-	for (unsigned k = 0; k < JOBQ__NSHARDS; k++)
-		start[k + 1] += start[k];
-	unsigned fill[JOBQ__NSHARDS];
-	memcpy(fill, start, sizeof fill);
-	for (unsigned i = 0; i < n; i++)
-		order[fill[v[i].id % JOBQ__NSHARDS]++] = (uint16_t)i;
-
-	for (unsigned k = 0; k < JOBQ__NSHARDS; k++) {
-		if (start[k] == start[k + 1])
-			continue;
-		struct jobq__shard *s = &r->shards[k];
-		jobq__lock(&s->mu);
-		for (unsigned i = start[k]; i < start[k + 1]; i++)
-			jobq__idtab_prefetch(&s->table, v[order[i]].id);
-		for (unsigned i = start[k]; i < start[k + 1]; i++)
-			jobq__idtab_del(&s->table, v[order[i]].id);
-		jobq__unlock(&s->mu);
-	}
-
 	struct jobq__job *freed = NULL, *last = NULL;
-	unsigned nfreed = 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 8 < n) {
-			/* The span pruning touches: refs up to link (two lines at most). */
-			__builtin_prefetch(&v[i + 8].job->refs, 1);
+			/* The lines pruning touches: the header up to link (two at most). */
+			__builtin_prefetch(v[i + 8].job, 1);
 			__builtin_prefetch(&v[i + 8].job->link, 1);
 		}
 		struct jobq__job *j = v[i].job;
+		jobq__lock(&j->mu);
+		j->listed = false;
+		jobq__unlock(&j->mu);
 		if (!unref_last_held(j))
 			continue;
 		strip(j);
 		j->link = freed;
 		freed = j;
 		last = last ? last : j;
-		nfreed++;
 	}
 	if (freed)
-		spare_put(r, freed, last, nfreed);
+		jobq__slots_put(&r->slots, freed, last);
 }
 
 /*
@@ -545,7 +443,7 @@ static void fin_changed(struct jobq__registry *r)
 /* What retention keeps of a record that settles now. */
 static struct jobq__kept kept_of(const struct jobq__registry *r, struct jobq__job *j)
 {
-	return (struct jobq__kept){j, j->id, jobq__clock_coarse(r->clock)};
+	return (struct jobq__kept){j, jobq__clock_coarse(r->clock)};
 }
 
 /*
@@ -669,7 +567,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	struct jobq__key *key = j->key;
 	j->key = NULL;
 	jobq__unlock(&j->mu);
-	struct jobq__ends *c = ends_mine(&q->reg);
+	struct jobq__counts *c = counts_mine(&q->reg);
 	atomic_fetch_add_explicit(state == JOBQ_SUCCEEDED ? &c->succeeded
 				  : dead		    ? &c->dead
 							    : &c->cancelled,
@@ -727,7 +625,6 @@ static void end_claimed(struct jobq__job *j, int won)
 
 int jobq__job_cancel_locked(struct jobq__job *j)
 {
-	struct jobq__shard *s = jobq__shard_of(&j->q->reg, j->id);
 	int state = atomic_load(&j->state);
 	bool ended = state == JOBQ_SUCCEEDED || state == JOBQ_DEAD || state == JOBQ_CANCELLED;
 	int won = 0;
@@ -736,7 +633,6 @@ int jobq__job_cancel_locked(struct jobq__job *j)
 		won = claim_waiting(j);
 	}
 	jobq__unlock(&j->mu);
-	jobq__unlock(&s->mu);
 	if (ended)
 		return JOBQ_EBUSY;
 	end_claimed(j, won);
@@ -747,31 +643,19 @@ void jobq__jobs_cancel_all(jobq_t *q)
 {
 	struct jobq__registry *r = &q->reg;
 	atomic_store(&r->cancel_all, 1);
-	for (unsigned i = 0; i < JOBQ__NSHARDS; i++) {
-		struct jobq__shard *s = &r->shards[i];
-		struct jobq__job *j, *won[2] = {NULL, NULL};
-		jobq__lock(&s->mu);
-		JOBQ__IDTAB_EACH(&s->table, k) {
-			j = s->table.e[k].rec;
+	/* A job listed after this read sees cancel_all when it would run. */
+	uint32_t used = atomic_load_explicit(&r->slots.used, memory_order_acquire);
+	for (uint32_t n = 0; n < used; n++) {
+		struct jobq__job *j = jobq__slots_at(&r->slots, n);
+		/* j->mu: a worker between "failed" and "scheduled" (reschedule) holds it. */
+		jobq__lock(&j->mu);
+		int won = 0;
+		if (j->listed) {
 			atomic_store(&j->cancel, 1);
-			/* j->mu: a worker between "failed" and "scheduled" (reschedule) holds it. */
-			jobq__lock(&j->mu);
-			int w = claim_waiting(j);
-			jobq__unlock(&j->mu);
-			if (w) {
-				/* A job won here is ours alone until we settle it: its link is
-				 * free. One list for each way it was won. */
-				j->link = won[w - 1];
-				won[w - 1] = j;
-			}
+			won = claim_waiting(j);
 		}
-		jobq__unlock(&s->mu);
-		for (int w = 0; w < 2; w++) {
-			while ((j = won[w])) {
-				won[w] = j->link;
-				end_claimed(j, w + 1);
-			}
-		}
+		jobq__unlock(&j->mu);
+		end_claimed(j, won);
 	}
 }
 
@@ -805,7 +689,7 @@ static int reschedule(struct jobq__job *j)
 		jobq__unlock(&j->mu);
 		return rc;
 	}
-	atomic_fetch_add_explicit(&ends_mine(&q->reg)->retried, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&counts_mine(&q->reg)->retried, 1, memory_order_relaxed);
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_SCHEDULED);
 	/* A cancel that came while the job was FAILED only set the flag: act on it now. */
 	int won = atomic_load(&j->cancel) ? claim_waiting(j) : 0;
@@ -856,7 +740,7 @@ void jobq__job_run(void *job)
 	j->code = code;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_FAILED);
 	jobq__unlock(&j->mu);
-	atomic_fetch_add_explicit(&ends_mine(&q->reg)->failed, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&counts_mine(&q->reg)->failed, 1, memory_order_relaxed);
 
 	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all))) {
 		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
@@ -890,7 +774,7 @@ bool jobq__job_due(struct jobq__timer *t, void *owner)
 		jobq__unlock(&j->mu);
 	}
 	if (jobq__pool_push(&q->pool, j->prio, jobq__job_run, j)) {
-		atomic_fetch_add_explicit(&q->reg.timer_pushed, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&counts_mine(&q->reg)->timed, 1, memory_order_relaxed);
 		return true;
 	}
 	/* The ring is full: back to the timer, unless a canceller took it meanwhile. */
@@ -904,22 +788,17 @@ void jobq__registry_stats(struct jobq__registry *r, struct jobq__reg_stats *out)
 {
 	memset(out, 0, sizeof *out);
 	jobq__retain(r, NULL);
-	for (unsigned i = 0; i < JOBQ__NSHARDS; i++) {
-		struct jobq__shard *s = &r->shards[i];
-		jobq__lock(&s->mu);
-		out->submitted += s->submitted;
-		out->pushed += s->pushed;
-		jobq__unlock(&s->mu);
-	}
 	for (unsigned i = 0; i < JOBQ__NSTRIPES; i++) {
-		struct jobq__ends *c = &r->ends[i];
+		struct jobq__counts *c = &r->counts[i];
+		uint64_t queued = atomic_load_explicit(&c->queued, memory_order_relaxed);
+		out->submitted += queued + atomic_load_explicit(&c->held, memory_order_relaxed);
+		out->pushed += queued + atomic_load_explicit(&c->timed, memory_order_relaxed);
 		out->succeeded += atomic_load_explicit(&c->succeeded, memory_order_relaxed);
 		out->failed += atomic_load_explicit(&c->failed, memory_order_relaxed);
 		out->retried += atomic_load_explicit(&c->retried, memory_order_relaxed);
 		out->cancelled += atomic_load_explicit(&c->cancelled, memory_order_relaxed);
 		out->dead += atomic_load_explicit(&c->dead, memory_order_relaxed);
 	}
-	out->pushed += atomic_load(&r->timer_pushed);
 	jobq__lock(&r->fin_mu);
 	out->retained = r->nretained;
 	jobq__unlock(&r->fin_mu);

@@ -7,17 +7,15 @@
 #define JOBQ_JOB_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "jobq.h"
 #include "ring.h"
 #include "sched.h"
-#include "idtab.h"
+#include "slots.h"
 #include "lock.h"
-
-#define JOBQ__NSHARDS 16
-#define JOBQ__SPARE_MAX 4096
 
 struct jobq__key;
 struct jobq__pool;
@@ -26,7 +24,6 @@ struct jobq__job;
 /* A retained record, with what pruning needs to know of it. */
 struct jobq__kept {
 	struct jobq__job *job;
-	uint64_t id;
 	int64_t at; /* settled, jobq__clock_coarse */
 };
 
@@ -37,11 +34,15 @@ enum {
 };
 
 struct jobq__job {
-	/* Guards the fields that change once the record is registered (job.c says which);
-	 * taken after the shard's mutex when both are held. A word (lock.h), not a
-	 * pthread_mutex_t, which would take 40 of the record's 200 bytes. */
+	/* The header, which outlives the job: a lookup may lock a spare record (slots.h).
+	 * mu guards listed and the fields that change once the record is registered (job.c
+	 * says which). A word (lock.h), not a pthread_mutex_t, which would take 40 of the
+	 * record's 200 bytes. */
 	jobq__lock_t mu;
-	uint64_t id;
+	bool listed; /* registered: lookups find the job (under mu) */
+	uint64_t id; /* the slot and its generation (slots.h) */
+
+	/* The body, cleared when the record is reused (JOBQ__JOB_BODY on). */
 	jobq_t *q;
 	jobq_fn fn;
 	void *arg;
@@ -74,33 +75,30 @@ struct jobq__job {
 	_Atomic bool settled; /* ended, callbacks returned: jobq_wait may return */
 };
 
+#define JOBQ__JOB_BODY offsetof(struct jobq__job, q)
+
 /* What a job function's jobq_ctx_t points to: the record, for the jobq_ctx_* calls. */
 struct jobq_ctx {
 	struct jobq__job *job;
 };
 
-struct jobq__shard {
-	alignas(JOBQ_CACHELINE) jobq__lock_t mu;
-	struct jobq__idtab table; /* records by id */
-	uint64_t submitted, pushed; /* under mu */
-};
-
 /*
- * How jobs ended, counted without a lock by the threads that end them, each in its own stripe
- * (a line; job.c, ends_mine). Counted by shard instead, two workers would pass each shard's
- * line between them as they took turns with its ids.
+ * How many jobs were submitted and pushed to a ring and how they ended, counted without a
+ * lock by the threads that do it, each in its own stripe (a line; job.c, counts_mine). One
+ * count of each would be a line that the submitter and the workers passed between them.
+ * A submit counts once: queued (pushed to a ring) or held (on the timer, or run by the
+ * caller); timed counts the timer's pushes.
  */
 #define JOBQ__NSTRIPES 16
-struct jobq__ends {
-	alignas(JOBQ_CACHELINE) _Atomic uint64_t succeeded, failed, retried, cancelled, dead;
+struct jobq__counts {
+	alignas(JOBQ_CACHELINE) _Atomic uint64_t queued, held, timed;
+	_Atomic uint64_t succeeded, failed, retried, cancelled, dead;
 };
 
 struct jobq__registry {
-	struct jobq__shard shards[JOBQ__NSHARDS];
-	struct jobq__ends ends[JOBQ__NSTRIPES];
-	/* Written on every submit: a line of their own. */
-	alignas(JOBQ_CACHELINE) _Atomic uint64_t next_id;
-	_Atomic uint64_t timer_pushed; /* jobs the timer moved to the rings */
+	struct jobq__counts counts[JOBQ__NSTRIPES];
+	/* The records and their ids (slots.h). */
+	alignas(JOBQ_CACHELINE) struct jobq__slots slots;
 
 	/* Read on every run, so kept off the lines written per job. */
 	alignas(JOBQ_CACHELINE) _Atomic int cancel_all; /* a JOBQ_CANCEL shutdown began */
@@ -108,13 +106,6 @@ struct jobq__registry {
 	uint64_t retain_count;
 	uint64_t retain_slack; /* prune in batches: once this many past retain_count */
 	int64_t retain_ns;
-
-	/* Freed records kept for reuse (at most JOBQ__SPARE_MAX), so that a submit need not go
-	 * to malloc for a record that a worker frees: glibc hands such memory back through the
-	 * submitter's arena lock, which the two then fight over. */
-	alignas(JOBQ_CACHELINE) jobq__lock_t spare_mu;
-	struct jobq__job *spare;
-	unsigned nspare;
 
 	/* Settled records kept for polling until pruned: a ring, oldest at fin_head. An array
 	 * rather than a list through the records, so that pruning reads ids and ages without
@@ -141,10 +132,8 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 /* Frees every record (the pool and timer must be stopped) and the registry's locks. */
 void jobq__registry_fini(struct jobq__registry *r);
 
-static inline struct jobq__shard *jobq__shard_of(struct jobq__registry *r, uint64_t id)
-{
-	return &r->shards[id % JOBQ__NSHARDS];
-}
+/* The job named id, with its record locked, or NULL if id names none now. Any thread. */
+struct jobq__job *jobq__job_find(struct jobq__registry *r, uint64_t id);
 
 /* A new record, not yet registered: SCHEDULED if it has a delay, else QUEUED. 0 or ENOMEM. */
 int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts,
@@ -156,8 +145,8 @@ void jobq__job_discard(struct jobq__job *j);
 
 /*
  * Registers j and puts it where it waits: the timer for a SCHEDULED job, ring prio for a
- * QUEUED one (under the shard lock, so nobody sees a record whose push then fails; the wake
- * of a worker comes after the lock), or nowhere with inline_run (the caller runs
+ * QUEUED one (under j's lock, so nobody sees a record whose push then fails; the wake of a
+ * worker comes after the lock), or nowhere with inline_run (the caller runs
  * jobq__job_run itself). Returns 0, JOBQ_EAGAIN (ring full: nothing was registered) or
  * JOBQ_ENOMEM.
  */
@@ -167,7 +156,7 @@ void jobq__job_run(void *job);
 /* The timer's fire function for jobs (see jobq__fire_fn). */
 bool jobq__job_due(struct jobq__timer *t, void *owner);
 /* Cancels job j if it is waiting; flags it if it runs. 0 or JOBQ_EBUSY (already ended).
- * Caller holds j's shard lock and j->mu, which this releases. */
+ * Caller holds j->mu (jobq__job_find), which this releases. */
 int jobq__job_cancel_locked(struct jobq__job *j);
 /* Cancels every waiting job and flags every running one (JOBQ_CANCEL shutdown). */
 void jobq__jobs_cancel_all(jobq_t *q);

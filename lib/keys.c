@@ -7,8 +7,7 @@
  * Memory is bounded by the live jobs plus the keys ended within the window: ended keys sit on a
  * FIFO in the order they ended and are freed when their window passes, checked at every claim.
  *
- * Threads: any; mu guards everything and is taken with no other jobq lock held, except a
- * registry shard's mutex is never held with it either way.
+ * Threads: any; mu guards everything and is taken with no other jobq lock held.
  */
 #include "keys.h"
 

@@ -3,10 +3,10 @@
  * jobq_wait, jobq_wait_many) and what the job sees of itself (jobq_ctx_*).
  *
  * Threads: host calls from any thread; jobq_ctx_* only from the job's own thread while its
- * function runs. Every read of a record is a copy taken under its shard's mutex (which keeps
- * it registered) and its own (which keeps its fields still), so a caller never holds a pointer
- * into a record that a worker may free. Waiters sleep on wait_mu/wait_cv
- * and look records up with wait_mu held (wait_mu before a shard mutex).
+ * function runs. Every read of a record is a copy taken under its mutex, which keeps it
+ * registered and its fields still, so a caller never holds a pointer into a record that a
+ * worker may free. Waiters sleep on wait_mu/wait_cv and look records up with wait_mu held
+ * (wait_mu before a record's mutex).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,26 +17,11 @@
 #include "hb.h"
 #include "os.h"
 
-/* Looks up id with its shard and then the record locked; returns NULL (and unlocks) if it is
- * unknown. */
+/* Looks up id with its record locked; returns NULL if it is unknown. */
 static struct jobq__job *find_locked(struct jobq__registry *r, uint64_t id)
 {
-	struct jobq__shard *s = jobq__shard_of(r, id);
-	struct jobq__job *j;
 	jobq__retain(r, NULL); /* forget what is past its age first, so no caller sees it */
-	jobq__lock(&s->mu);
-	j = jobq__idtab_get(&s->table, id);
-	if (j)
-		jobq__lock(&j->mu);
-	else
-		jobq__unlock(&s->mu);
-	return j;
-}
-
-static void unlock_found(struct jobq__registry *r, struct jobq__job *j)
-{
-	jobq__unlock(&j->mu);
-	jobq__unlock(&jobq__shard_of(r, j->id)->mu);
+	return jobq__job_find(r, id);
 }
 
 int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
@@ -48,7 +33,7 @@ int jobq_status(jobq_t *q, uint64_t id, jobq_status_t *out)
 	if (!j)
 		return JOBQ_ENOENT;
 	jobq__snapshot(j, out);
-	unlock_found(&q->reg, j);
+	jobq__unlock(&j->mu);
 	return 0;
 }
 
@@ -66,7 +51,7 @@ int jobq_result(jobq_t *q, uint64_t id, void *buf, size_t cap, size_t *len)
 		rc = JOBQ_ENOSPC;
 	else if (j->result_len)
 		memcpy(buf, j->result, j->result_len);
-	unlock_found(&q->reg, j);
+	jobq__unlock(&j->mu);
 	return rc;
 }
 
@@ -93,7 +78,7 @@ static int settled(struct jobq__registry *r, uint64_t id, jobq_status_t *out)
 		JOBQ_HB_AFTER(&j->settled); /* what the ender did, callbacks included */
 	if (done && out)
 		jobq__snapshot(j, out);
-	unlock_found(r, j);
+	jobq__unlock(&j->mu);
 	return done;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "jobq.h"
+#include "slots.h"
 #include "testutil.h"
 
 /* Counts what happened to one job: its runs, callbacks, destructor calls and final state. */
@@ -387,10 +388,108 @@ START_TEST(finished_records_are_forgotten)
 	ck_assert_int_eq(jobq_stats(q, &s), 0);
 	ck_assert_uint_eq(s.retained, 5);
 	ck_assert_uint_eq(s.succeeded, 20);
-	/* Ids are never reused. */
-	for (int i = 1; i < 20; i++)
-		ck_assert_uint_gt(ids[i], ids[i - 1]);
+	/* Ids are not reused: 20 jobs through 6 or so records have 20 ids. */
+	for (int i = 0; i < 20; i++)
+		for (int k = 0; k < i; k++)
+			ck_assert_uint_ne(ids[i], ids[k]);
 	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+/* An id names its slot in the low bits (slots.h). */
+static uint64_t slot_of(uint64_t id)
+{
+	return id & ((UINT64_C(1) << JOBQ__SLOT_BITS) - 1);
+}
+
+/* Once a forgotten job's record serves another job, the old id finds nothing, and no call
+ * given it touches the new job. */
+START_TEST(stale_id_misses_its_reused_record)
+{
+	jobq_t *q = make_retaining(1, 1);
+	uint64_t old, id = 0;
+	struct probe p = {.outcome = JOBQ_DONE};
+	jobq_job_options_t o = probe_opts(&p);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &p, &o, &old), 0);
+	ck_assert_int_eq(jobq_wait(q, old, 0, NULL), 0);
+	/* With one record kept, the next few submits forget old and reuse its record. */
+	for (int i = 0; i < 16 && (!id || slot_of(id) != slot_of(old)); i++) {
+		ck_assert_int_eq(jobq_submit(q, probe_job, &p, &o, &id), 0);
+		ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	}
+	ck_assert_uint_eq(slot_of(id), slot_of(old));
+	ck_assert_uint_ne(id, old);
+	jobq_status_t st;
+	char buf[8];
+	ck_assert_int_eq(jobq_status(q, old, &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_result(q, old, buf, sizeof buf, NULL), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_cancel(q, old), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_wait(q, old, 0, NULL), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_status(q, id, &st), 0);
+	ck_assert_uint_eq(st.id, id);
+	/* An id past every slot in use, and 0. */
+	ck_assert_int_eq(jobq_status(q, id | ((UINT64_C(1) << JOBQ__SLOT_BITS) - 1), &st),
+			 JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_status(q, 0, &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
+/*
+ * Lookups race the reuse of records: a submitter churns jobs through a few records while a
+ * reader asks for ids near the newest (the current job's, its slot's earlier and later ones,
+ * its neighbours'). Whatever it finds must be the job it named, and every job ends once.
+ */
+struct churn {
+	jobq_t *q;
+	_Atomic uint64_t newest;
+	_Atomic int done;
+	_Atomic unsigned found;
+};
+
+static void *guess_ids(void *arg)
+{
+	struct churn *c = arg;
+	const uint64_t gen = UINT64_C(1) << JOBQ__SLOT_BITS;
+	while (!atomic_load(&c->done)) {
+		uint64_t id = atomic_load(&c->newest);
+		const uint64_t near[] = {id, id - gen, id + gen, id + 1, id - 1, id - 2 * gen};
+		for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+			jobq_status_t st;
+			int rc = jobq_status(c->q, near[i], &st);
+			ck_assert(rc == 0 || rc == JOBQ_ENOENT);
+			if (rc == 0) {
+				ck_assert_uint_eq(st.id, near[i]);
+				atomic_fetch_add(&c->found, 1);
+			}
+		}
+	}
+	return NULL;
+}
+
+START_TEST(lookups_race_record_reuse)
+{
+	enum { N = 20000 };
+	static struct probe p[N];
+	memset(p, 0, sizeof p);
+	struct churn c = {.q = make_retaining(2, 1)};
+	pthread_t reader;
+	ck_assert_int_eq(pthread_create(&reader, NULL, guess_ids, &c), 0);
+	for (int i = 0; i < N; i++) {
+		p[i].outcome = JOBQ_DONE;
+		jobq_job_options_t o = probe_opts(&p[i]);
+		uint64_t id;
+		ck_assert_int_eq(jobq_submit(c.q, probe_job, &p[i], &o, &id), 0);
+		atomic_store(&c.newest, id);
+	}
+	ck_assert_int_eq(jobq_shutdown(c.q, JOBQ_DRAIN, 0), 0);
+	atomic_store(&c.done, 1);
+	ck_assert_int_eq(pthread_join(reader, NULL), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(atomic_load(&p[i].runs), 1);
+		assert_ended_once(&p[i], JOBQ_SUCCEEDED);
+	}
+	ck_assert_int_eq(jobq_destroy(c.q), 0);
 }
 END_TEST
 
@@ -1208,6 +1307,8 @@ Suite *suite(void)
 	tcase_add_test(tc, wait_many_all_and_any);
 	tcase_add_test(tc, waited_job_no_longer_running);
 	tcase_add_test(tc, finished_records_are_forgotten);
+	tcase_add_test(tc, stale_id_misses_its_reused_record);
+	tcase_add_test(tc, lookups_race_record_reuse);
 	tcase_add_test(tc, batched_records_are_kept_and_forgotten);
 	tcase_add_test(tc, idle_workers_put_their_batches_away);
 	tcase_add_test(tc, submit_reclaims_old_records);

@@ -156,7 +156,8 @@ START_TEST(delayed_submit_sweep)
 		failed += sweep(submit_once, &s, 0);
 		ck_assert_uint_eq(s.accepted, s.k + 1);
 	}
-	ck_assert_uint_gt(failed, 2 * JOBS); /* record, name, and the heap now and then */
+	/* The name of each, and now and then a segment of records and the heap as they grow. */
+	ck_assert_uint_gt(failed, JOBS + 4);
 	fprintf(stderr, "oom_sweep: delayed submit: %lu refused attempts over %d jobs\n", failed,
 		JOBS);
 	jobq_stats_t st;
@@ -249,7 +250,7 @@ START_TEST(dead_requeue_sweep)
 		ck_assert_uint_ne(r.new_id, 0);
 		s.ids[k] = r.new_id;
 	}
-	ck_assert_uint_gt(failed, JOBS);
+	ck_assert_uint_ge(failed, JOBS); /* the new job's name, at least */
 	fprintf(stderr, "oom_sweep: dead requeue: %lu refused attempts over %d jobs\n", failed, JOBS);
 	ck_assert_int_eq(jobq_wait_many(q, s.ids, JOBS, 0, 0, NULL), 0);
 	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);

@@ -21,7 +21,7 @@
  * ck_assert for loops that check every item: only a failure reports (with the expression and
  * the line). Each passing ck_assert writes its location to Check's runner, one write(2), so
  * that a crash or a timeout can be reported "after this point"; loops of them made hundreds of
- * thousands of calls, which took test_idtab over two minutes under valgrind. Outside such
+ * thousands of calls, which took a table's test over two minutes under valgrind. Outside such
  * loops use Check's own macros, which keep that location.
  */
 #define TEST_CHECK(expr) \
