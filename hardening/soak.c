@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "jobq.h"
+#include "slots.h"
 
 #define EPOCH_MS 3000
 #define SUBMITTERS 3
@@ -62,7 +63,7 @@
 #define CRON_SPEED 500       /* wall-clock seconds per second in the fast-clock epochs */
 #define LIVE_SCHEDS 6        /* schedules kept live while the load runs */
 #define MAX_SCHEDS 64        /* schedules added per epoch at most */
-#define MAX_IDS (1u << 20)   /* job ids followed per epoch (an epoch uses about 500,000) */
+#define MAX_IDS (1u << 20)   /* job counters followed per epoch (an epoch uses about 500,000) */
 
 enum kind { POST, PLAIN, DELAYED, FLAKY, DYING, KEYED, NKINDS };
 
@@ -222,10 +223,12 @@ static void arg_free(void *arg)
 	atomic_fetch_add_explicit(&t->frees, 1, memory_order_relaxed);
 }
 
+/* A firing's job, by its id's counter: ids grow by one counter a job, the table's epoch in
+ * the bits below it (lib/slots.h). */
 static struct cron_job *cron_slot(struct epoch *e, uint64_t id)
 {
-	if (id < MAX_IDS)
-		return &e->cjobs[id];
+	if (id >> JOBQ__EPOCH_BITS < MAX_IDS)
+		return &e->cjobs[id >> JOBQ__EPOCH_BITS];
 	atomic_fetch_add_explicit(&e->beyond, 1, memory_order_relaxed);
 	return NULL;
 }
@@ -555,8 +558,8 @@ static uint64_t cron_account(struct epoch *e, struct counts *c)
 {
 	uint64_t bad = e->cron_bad + atomic_load(&e->beyond);
 	uint64_t upto[MAX_SCHEDS] = {0}, all[MAX_SCHEDS] = {0};
-	for (uint64_t id = 1; id < MAX_IDS; id++) {
-		struct cron_job *j = &e->cjobs[id];
+	for (uint64_t n = 1; n < MAX_IDS; n++) { /* an id's counter (cron_slot) */
+		struct cron_job *j = &e->cjobs[n];
 		unsigned runs = j->runs, ends = j->ends, idx = j->sched_end;
 		if (!runs && !ends)
 			continue;
@@ -567,12 +570,12 @@ static uint64_t cron_account(struct epoch *e, struct counts *c)
 						      : j->state == JOBQ_CANCELLED && runs < need);
 		if (!ok && bad++ < 5)
 			fprintf(stderr, "soak: firing job %llu: schedule %u/%u, runs %u, ends %u, "
-				"state %u\n", (unsigned long long)id, idx, (unsigned)j->sched_run, runs,
+				"state %u\n", (unsigned long long)n, idx, (unsigned)j->sched_run, runs,
 				ends, (unsigned)j->state);
 		if (!s)
 			continue;
 		all[idx - 1]++;
-		upto[idx - 1] += id <= s->last_job;
+		upto[idx - 1] += n <= s->last_job >> JOBQ__EPOCH_BITS;
 		c->cron_runs += runs;
 		c->cron_succeeded += j->state == JOBQ_SUCCEEDED;
 		c->cron_cancelled += j->state == JOBQ_CANCELLED;

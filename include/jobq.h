@@ -9,8 +9,8 @@
  *
  * Conventions
  *   - Every call that can fail returns int: 0 or a negative JOBQ_E* code (jobq_strerror()).
- *   - Jobs are named by uint64_t ids; 0 is never an id. An id is not reused until the record it
- *     names has served 2^38 jobs, and ids do not follow submission order.
+ *   - Jobs are named by uint64_t ids; 0 is never an id, ids grow (not one by one) and are
+ *     never reused.
  *   - A NULL options pointer means the defaults. Options structs are initialised by their
  *     *_init function, so fields added later get their defaults.
  *   - void *data is the last argument of every callback type, and is passed back untouched.

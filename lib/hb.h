@@ -9,7 +9,7 @@
  *   JOBQ_HB_AFTER(p)           just after the acquire that saw it (a load or RMW on p)
  *   JOBQ_HB_ATOMIC(p, len)     the len bytes at p are only ever accessed atomically: helgrind
  *                              does not check them (until the memory is freed)
- *   JOBQ_HB_RECYCLED(p, len)   the len bytes at p are reused as new memory (a spare record):
+ *   JOBQ_HB_RECYCLED(p, len)   the len bytes at p are reused as new memory (a record):
  *                              helgrind forgets their history, as it does at malloc
  *
  * The pairs name the hand-offs that helgrind cannot see (the ring's publish and consume, a

@@ -16,8 +16,8 @@
  *     on the retention (or dead-letter) list and wakes waiters.
  *   - References: the registry holds one until the record is pruned; the place the job waits
  *     in holds the other (the timer's heap, the ring, then the running worker), and hands it
- *     on as the job moves. The last reference frees the record, which becomes spare: the next
- *     submit reuses it (slots.h).
+ *     on as the job moves. The last reference frees the record, whose slot a later submit
+ *     takes (slots.h).
  *   - Registered means listed: the record's slot names it by id (slots.h), and a lookup
  *     finds it under its own lock while listed is set. Publishing sets it, pruning clears it.
  *   - Retention is a ring of (record, settling time), oldest first, pruned by count (in
@@ -93,8 +93,11 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 		return JOBQ_ENOMEM;
 	/* For helgrind: a hint read without fin_mu (reclaim). */
 	JOBQ_HB_ATOMIC(&r->reclaimable, sizeof r->reclaimable);
+	if (jobq__slots_init(&r->slots)) {
+		jobq__free(r->fin);
+		return JOBQ_ENOMEM;
+	}
 	jobq__lock_init(&r->fin_mu);
-	jobq__lock_init(&r->slots.mu);
 	r->clock = clock;
 	pthread_mutex_init(&r->wait_mu, NULL);
 	pthread_mutex_init(&r->dead_mu, NULL);
@@ -108,18 +111,16 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 	return 0;
 }
 
-static bool reclaim(struct jobq__registry *r);
+static void reclaim(struct jobq__registry *r);
 
-/* A record for a new job: a spare one, one reclaimed from retention, or a fresh slot. */
-static struct jobq__job *spare_take(struct jobq__registry *r)
+/* A record for a new job, once retention past its count and slack is forgotten. */
+static struct jobq__job *record_take(struct jobq__registry *r)
 {
-	struct jobq__job *j = jobq__slots_take(&r->slots, false);
-	if (!j && reclaim(r))
-		j = jobq__slots_take(&r->slots, false);
-	return j ? j : jobq__slots_take(&r->slots, true);
+	reclaim(r);
+	return jobq__slots_take(&r->slots);
 }
 
-/* Frees what a record owns; the record itself is then spare. */
+/* Frees what a record owns, before its slot is freed. */
 static void strip(struct jobq__job *j)
 {
 	jobq__free(j->name);
@@ -131,14 +132,14 @@ static void strip(struct jobq__job *j)
 static void free_record(struct jobq__job *j)
 {
 	strip(j);
-	jobq__slots_put(&j->q->reg.slots, j, j);
+	jobq__slots_free(j);
 }
 
 /* Drops a reference; true when it was the last (the record is then the caller's to free). */
 static bool unref_last(struct jobq__job *j)
 {
 	/* For helgrind: the last holder's acquire sees every other holder's use of the record,
-	 * which it then frees or hands to the next submit as a spare. */
+	 * which it then frees for a later submit to take. */
 	JOBQ_HB_BEFORE(&j->refs);
 	if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) != 1)
 		return false;
@@ -168,9 +169,9 @@ void jobq__job_unref(struct jobq__job *j)
 
 void jobq__registry_fini(struct jobq__registry *r)
 {
-	/* Spare records are stripped already; listed ones still own their strings. */
-	uint32_t used = atomic_load_explicit(&r->slots.used, memory_order_acquire);
-	for (uint32_t n = 0; n < used; n++) {
+	/* Free records are stripped already; listed ones still own their strings. */
+	uint32_t size = jobq__slots_size(&r->slots);
+	for (uint32_t n = 0; n < size; n++) {
 		struct jobq__job *j = jobq__slots_at(&r->slots, n);
 		if (j->listed)
 			strip(j);
@@ -185,7 +186,7 @@ void jobq__registry_fini(struct jobq__registry *r)
 int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts,
 		  struct jobq__job **out)
 {
-	struct jobq__job *j = spare_take(&q->reg);
+	struct jobq__job *j = record_take(&q->reg);
 	if (!j)
 		return JOBQ_ENOMEM;
 	j->q = q;
@@ -250,7 +251,7 @@ struct jobq__job *jobq__job_find(struct jobq__registry *r, uint64_t id)
 	if (!j)
 		return NULL;
 	jobq__lock(&j->mu);
-	/* listed first: a spare record's id may be changing (jobq__slots_take). */
+	/* listed first: a free record's id may be changing (jobq__slots_take). */
 	if (j->listed && j->id == id)
 		return j;
 	jobq__unlock(&j->mu);
@@ -385,10 +386,9 @@ static unsigned fin_take(struct jobq__registry *r, int64_t now, struct jobq__kep
 #define PRUNE_BATCH 256
 
 /* Forgets pruned records: unlists each (under its lock, which a lookup reading it holds), then
- * drops the registry's reference; the records freed by that become spare in one chain. */
-static void forget(struct jobq__registry *r, const struct jobq__kept *v, unsigned n)
+ * drops the registry's reference, which frees the record if it was the last. */
+static void forget(const struct jobq__kept *v, unsigned n)
 {
-	struct jobq__job *freed = NULL, *last = NULL;
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 8 < n) {
 			/* The lines pruning touches: the header up to link (two at most). */
@@ -399,24 +399,19 @@ static void forget(struct jobq__registry *r, const struct jobq__kept *v, unsigne
 		jobq__lock(&j->mu);
 		j->listed = false;
 		jobq__unlock(&j->mu);
-		if (!unref_last_held(j))
-			continue;
-		strip(j);
-		j->link = freed;
-		freed = j;
-		last = last ? last : j;
+		if (unref_last_held(j)) {
+			strip(j);
+			jobq__slots_free(j);
+		}
 	}
-	if (freed)
-		jobq__slots_put(&r->slots, freed, last);
 }
 
 /*
- * Who prunes by count, and when (the slack is retain_count / 16): a submit that finds no
- * spare record, once more than the count and the slack are kept, forgets a batch of the oldest
- * and takes one of them (reclaim, in jobq__job_new before any registry lock is held), so the
- * record's lines travel once, to the thread that reuses it, and the workers, the bound of a
- * busy executor, are spared the work; the thread that retains a record, once more than the
- * count and twice the slack are kept (nothing is submitted, or spare records suffice),
+ * Who prunes by count, and when (the slack is retain_count / 16): a submit, once more than
+ * the count and the slack are kept, forgets a batch of the oldest (reclaim, in jobq__job_new
+ * before any lock is held), so the records' lines travel to the thread that will reuse them,
+ * and the workers, the bound of a busy executor, are spared the work; the thread that retains
+ * a record, once more than the count and twice the slack are kept (nothing is submitted),
  * forgets them down to the count. Small counts (under 16: no slack) are kept exactly.
  * Records past the age go whenever either prunes. Interleaved bench -x runs on the Intel
  * machine of docs/BENCHMARKS.md, tracked jobs, medians: 3.78 against 2.80 M jobs/s with 2
@@ -474,7 +469,7 @@ static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsign
 		jobq__unlock(&r->fin_mu);
 		if (!n)
 			return;
-		forget(r, v, n);
+		forget(v, n);
 		if (n < PRUNE_BATCH || reclaiming)
 			return;
 		n = 0;
@@ -482,12 +477,10 @@ static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsign
 	}
 }
 
-static bool reclaim(struct jobq__registry *r)
+static void reclaim(struct jobq__registry *r)
 {
-	if (!atomic_load_explicit(&r->reclaimable, memory_order_relaxed))
-		return false;
-	prune(r, NULL, 0, true);
-	return true;
+	if (atomic_load_explicit(&r->reclaimable, memory_order_relaxed))
+		prune(r, NULL, 0, true);
 }
 
 void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
@@ -644,8 +637,8 @@ void jobq__jobs_cancel_all(jobq_t *q)
 	struct jobq__registry *r = &q->reg;
 	atomic_store(&r->cancel_all, 1);
 	/* A job listed after this read sees cancel_all when it would run. */
-	uint32_t used = atomic_load_explicit(&r->slots.used, memory_order_acquire);
-	for (uint32_t n = 0; n < used; n++) {
+	uint32_t size = jobq__slots_size(&r->slots);
+	for (uint32_t n = 0; n < size; n++) {
 		struct jobq__job *j = jobq__slots_at(&r->slots, n);
 		/* j->mu: a worker between "failed" and "scheduled" (reschedule) holds it. */
 		jobq__lock(&j->mu);

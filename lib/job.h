@@ -34,13 +34,14 @@ enum {
 };
 
 struct jobq__job {
-	/* The header, which outlives the job: a lookup may lock a spare record (slots.h).
+	/* The header, which outlives the job: a lookup may lock a free record (slots.h).
 	 * mu guards listed and the fields that change once the record is registered (job.c
 	 * says which). A word (lock.h), not a pthread_mutex_t, which would take 40 of the
 	 * record's 200 bytes. */
 	jobq__lock_t mu;
 	bool listed; /* registered: lookups find the job (under mu) */
-	uint64_t id; /* the slot and its generation (slots.h) */
+	_Atomic unsigned char busy; /* the slot is taken (slots.c) */
+	uint64_t id; /* the counter and the epoch (slots.h) */
 
 	/* The body, cleared when the record is reused (JOBQ__JOB_BODY on). */
 	jobq_t *q;
@@ -55,7 +56,7 @@ struct jobq__job {
 	uint32_t result_len;
 	char *name, *error, *progress;
 	void *result;
-	struct jobq__job *link; /* on the dead-letter list, the spare list or a sweep */
+	struct jobq__job *link; /* on the dead-letter list */
 	struct jobq__key *key;  /* idempotency key held, or NULL */
 	int64_t created_ns, started_ns, finished_ns;
 	/* timer.due is the run time while SCHEDULED and the soft deadline (monotonic, 0 = none)

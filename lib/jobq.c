@@ -5,7 +5,7 @@
  *
  * Threads: every function here may be called from any thread; shutdown and destroy are refused
  * from the executor's own jobs, which they would wait for. Submission takes no lock for a
- * fire-and-forget task and, for a tracked job, its record's and the spare list's (slots.h).
+ * fire-and-forget task and, for a tracked job, its record's.
  *
  * A full ring: JOBQ_FULL_FAIL returns JOBQ_EAGAIN; JOBQ_FULL_BLOCK waits for a pop (futex, no
  * polling) up to its timeout, except on one of the executor's own workers, where waiting could

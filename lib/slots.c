@@ -1,11 +1,12 @@
 /*
- * slots.c: the record slots of a registry (see slots.h): segments, slot arithmetic, the spare
- * list and ids.
+ * slots.c: the record slots of a registry (see slots.h): segments, slot arithmetic, taking
+ * and freeing a record, and the table's growth.
  *
- * Threads: take and put from any thread that submits or prunes, under mu; find from any thread,
- * without a lock (it reads used, then a segment pointer written before used covered it).
- * Under AddressSanitizer a spare record's body is poisoned, so a use after its job's end is
- * still caught until the record is reused.
+ * Threads: take from any thread that submits, free from any thread that ends or prunes a job,
+ * find from any thread; none of them takes a lock. A record is claimed by a CAS on its busy
+ * flag, and given back by a release store of it; grow_mu serialises the growth, which is
+ * rare. Under AddressSanitizer a free record's body is poisoned, so a use after its job's end
+ * is still caught until the record is reused.
  */
 #include "slots.h"
 
@@ -17,19 +18,29 @@
 #include "job.h"
 
 #define SEG0 64u
-#define SLOT_MASK ((UINT64_C(1) << JOBQ__SLOT_BITS) - 1)
-#define MAX_SLOTS (SEG0 * ((1u << JOBQ__NSEG) - 1))
+#define EPOCH_MASK ((1u << JOBQ__EPOCH_BITS) - 1)
+#define ONE_ID (UINT64_C(1) << JOBQ__EPOCH_BITS) /* the counter's unit in an id */
+/* Busy slots in a row that make a submit grow the table. Where the busy records are the
+ * newest (a queue that the workers have not caught up with) a table no longer than the queue
+ * has only busy slots, and grows at once; where they are scattered (jobs delayed by different
+ * times) a table a fraction f full meets 16 in a row once in 1/f^16 submits: never at 1/4, once
+ * in 65536 at 1/2. So the table settles at two to four times the records in use. */
+#define PROBES 16
+/* A submit asks for the record that the submit this many ids later will take (a single
+ * submitter's next records are the next slots). */
+#define AHEAD 2
 
-/* Segment k holds slots SEG0 * (2^k - 1) up to SEG0 * (2^(k+1) - 1). */
-static unsigned seg_of(uint32_t n)
+static size_t seg_len(unsigned i)
 {
-	return 31 - (unsigned)__builtin_clz(n / SEG0 + 1);
+	return i ? (size_t)SEG0 << (i - 1) : SEG0;
 }
 
 static struct jobq__job *at(const struct jobq__slots *s, uint32_t n)
 {
-	unsigned k = seg_of(n);
-	return &s->seg[k][n - SEG0 * ((1u << k) - 1)];
+	if (n < SEG0)
+		return &s->seg[0][n];
+	unsigned i = 32 - (unsigned)__builtin_clz(n / SEG0); /* n in [64 << (i-1), 64 << i) */
+	return &s->seg[i][n - (SEG0 << (i - 1))];
 }
 
 struct jobq__job *jobq__slots_at(const struct jobq__slots *s, uint32_t n)
@@ -37,23 +48,84 @@ struct jobq__job *jobq__slots_at(const struct jobq__slots *s, uint32_t n)
 	return at(s, n);
 }
 
+/* The slot of id: its counter modulo its epoch's table. */
+static uint32_t slot_of(uint64_t id)
+{
+	return (uint32_t)((id >> JOBQ__EPOCH_BITS) & (((uint64_t)SEG0 << (id & EPOCH_MASK)) - 1));
+}
+
+uint32_t jobq__slots_size(struct jobq__slots *s)
+{
+	return SEG0 << (atomic_load_explicit(&s->next, memory_order_acquire) & EPOCH_MASK);
+}
+
 struct jobq__job *jobq__slots_find(struct jobq__slots *s, uint64_t id)
 {
-	uint64_t n = id & SLOT_MASK;
-	/* Acquire pairs with the release in fresh: the segment and the record's lock are made. */
-	if (n >= atomic_load_explicit(&s->used, memory_order_acquire))
-		return NULL;
-	return at(s, (uint32_t)n);
+	/* Acquire pairs with the release of grow: the segments of the id's epoch are made. */
+	uint64_t next = atomic_load_explicit(&s->next, memory_order_acquire);
+	if (!id || id >= next || (id & EPOCH_MASK) > (next & EPOCH_MASK))
+		return NULL; /* never handed out */
+	return at(s, slot_of(id));
+}
+
+/* A new segment's records: for helgrind, their lock words and busy flags are atomics. */
+static void made(struct jobq__job *seg, size_t n)
+{
+#ifdef JOBQ_VALGRIND
+	for (size_t i = 0; i < n; i++) {
+		jobq__lock_init(&seg[i].mu);
+		JOBQ_HB_ATOMIC(&seg[i].busy, sizeof seg[i].busy);
+	}
+#else
+	(void)seg;
+	(void)n;
+#endif
+}
+
+int jobq__slots_init(struct jobq__slots *s)
+{
+	memset(s->seg, 0, sizeof s->seg);
+	if (!(s->seg[0] = jobq__aligned_calloc(64, SEG0 * sizeof *s->seg[0])))
+		return JOBQ_ENOMEM;
+	made(s->seg[0], SEG0);
+	jobq__lock_init(&s->grow_mu);
+	atomic_init(&s->next, ONE_ID); /* counter 1, epoch 0: 0 is never an id */
+	return 0;
+}
+
+/* Doubles the table, unless another thread already left the epoch seen. false when it is as
+ * large as it goes or the segment could not be allocated. */
+static bool grow(struct jobq__slots *s, unsigned seen)
+{
+	bool ok = true;
+	jobq__lock(&s->grow_mu);
+	uint64_t w = atomic_load_explicit(&s->next, memory_order_relaxed);
+	if ((w & EPOCH_MASK) == seen) {
+		unsigned i = seen + 1;
+		ok = i < JOBQ__NSEG &&
+		     (s->seg[i] = jobq__aligned_calloc(64, seg_len(i) * sizeof *s->seg[i])) != NULL;
+		if (ok) {
+			made(s->seg[i], seg_len(i));
+			/* Release pairs with the acquire of take and find. The adds of other
+			 * submits leave the epoch bits alone, so only they can fail the CAS. */
+			while (!atomic_compare_exchange_weak_explicit(&s->next, &w, w + 1,
+								      memory_order_release,
+								      memory_order_relaxed))
+				;
+		}
+	}
+	jobq__unlock(&s->grow_mu);
+	return ok;
 }
 
 /*
- * Asks for the lines of the record that the next submit will take, for writing: a spare was
- * last written by the thread that pruned it or the worker that ran it, and the stores of
- * jobq__job_new otherwise wait for each line to come over. A write prefetch, because a read one
- * (what __builtin_prefetch emits without -mprfchw) leaves the line shared and the stores still
- * wait for the other copy to go. On an Intel Xeon whose cores are 0.16 µs apart, tracked jobs
- * with 2 workers: medians of 2.25-2.43 against 1.98-2.30 M jobs/s (docs/BENCHMARKS.md, *A
- * second machine*).
+ * Asks for the lines of a record that a submit will soon take, for writing: it was last
+ * written by the thread that ended or pruned its job, and the stores of jobq__job_new would
+ * otherwise wait for each line to come over. A write prefetch, because a read one (what
+ * __builtin_prefetch emits without -mprfchw) leaves the line shared and the stores still wait
+ * for the other copy to go. On an Intel Xeon whose cores are 0.16 µs apart, tracked jobs with
+ * 2 workers: medians of 2.25-2.43 against 1.98-2.30 M jobs/s (docs/BENCHMARKS.md, *A second
+ * machine*).
  */
 static void prefetch_record(const struct jobq__job *j)
 {
@@ -68,72 +140,53 @@ static void prefetch_record(const struct jobq__job *j)
 	}
 }
 
-/* A never-used slot, from the current segment or a new one. Caller holds mu. */
-static struct jobq__job *fresh(struct jobq__slots *s)
+struct jobq__job *jobq__slots_take(struct jobq__slots *s)
 {
-	uint32_t n = atomic_load_explicit(&s->used, memory_order_relaxed);
-	if (n == MAX_SLOTS)
-		return NULL;
-	unsigned k = seg_of(n);
-	if (!s->seg[k] &&
-	    !(s->seg[k] = jobq__aligned_calloc(64, (size_t)(SEG0 << k) * sizeof *s->seg[k])))
-		return NULL;
-	struct jobq__job *j = at(s, n);
-	jobq__lock_init(&j->mu);
-	j->id = n; /* generation 0: the take below makes it 1 */
-	/* Release pairs with the acquire in jobq__slots_find. */
-	atomic_store_explicit(&s->used, n + 1, memory_order_release);
-	return j;
+	for (unsigned busy = 0;;) {
+		/* Acquire pairs with the release of grow: the segments of the epoch are made. */
+		uint64_t id = atomic_fetch_add_explicit(&s->next, ONE_ID, memory_order_acquire);
+		struct jobq__job *j = at(s, slot_of(id));
+		prefetch_record(at(s, slot_of(id + AHEAD * ONE_ID)));
+		unsigned char idle = 0;
+		/* Acquire pairs with the release in jobq__slots_free: the last job's strip and
+		 * every use of the record come before ours. */
+		if (!atomic_load_explicit(&j->busy, memory_order_relaxed) &&
+		    atomic_compare_exchange_strong_explicit(&j->busy, &idle, 1, memory_order_acquire,
+							    memory_order_relaxed)) {
+			JOBQ_HB_AFTER(&j->busy);
+			/* The header stays: a lookup may hold the lock and read listed (false)
+			 * meanwhile. The id is read by lookups only while listed, so it is
+			 * written here without the lock. */
+			ASAN_UNPOISON_MEMORY_REGION((char *)j + JOBQ__JOB_BODY,
+						    sizeof *j - JOBQ__JOB_BODY);
+			JOBQ_HB_RECYCLED((char *)j + JOBQ__JOB_BODY, sizeof *j - JOBQ__JOB_BODY);
+			memset((char *)j + JOBQ__JOB_BODY, 0, sizeof *j - JOBQ__JOB_BODY);
+			j->id = id;
+			return j;
+		}
+		/* The id is skipped: it names no job, now or later. */
+		if (++busy == PROBES) {
+			if (!grow(s, (unsigned)(id & EPOCH_MASK)))
+				return NULL;
+			busy = 0;
+		}
+	}
 }
 
-struct jobq__job *jobq__slots_take(struct jobq__slots *s, bool fresh_ok)
+void jobq__slots_free(struct jobq__job *j)
 {
-	jobq__lock(&s->mu);
-	struct jobq__job *j = s->spare;
-	if (j) {
-		ASAN_UNPOISON_MEMORY_REGION(j, sizeof *j);
-		s->spare = j->link;
-		if (s->spare)
-			prefetch_record(s->spare);
-	} else if (fresh_ok) {
-		j = fresh(s);
-	}
-	jobq__unlock(&s->mu);
-	if (!j)
-		return NULL;
-	/* The header stays: a lookup may hold the lock and read listed (false) meanwhile. The id
-	 * is read by lookups only while listed, so it is written here without the lock. */
-	JOBQ_HB_RECYCLED((char *)j + JOBQ__JOB_BODY, sizeof *j - JOBQ__JOB_BODY);
-	memset((char *)j + JOBQ__JOB_BODY, 0, sizeof *j - JOBQ__JOB_BODY);
-	uint64_t gen = (j->id >> JOBQ__SLOT_BITS) + 1;
-	if (gen >> (64 - JOBQ__SLOT_BITS))
-		gen = 1; /* 2^38 uses: the first generation again, never 0 (slot 0 would be id 0) */
-	j->id = gen << JOBQ__SLOT_BITS | (j->id & SLOT_MASK);
-	return j;
-}
-
-void jobq__slots_put(struct jobq__slots *s, struct jobq__job *first, struct jobq__job *last)
-{
-	jobq__lock(&s->mu);
-	last->link = s->spare;
-#ifdef JOBQ__ASAN
-	for (struct jobq__job *j = first, *next; j != s->spare; j = next) {
-		next = j->link;
-		ASAN_POISON_MEMORY_REGION((char *)j + JOBQ__JOB_BODY, sizeof *j - JOBQ__JOB_BODY);
-	}
-#endif
-	s->spare = first;
-	jobq__unlock(&s->mu);
+	/* Poisoned first: once the flag is clear another submit may take the record. */
+	ASAN_POISON_MEMORY_REGION((char *)j + JOBQ__JOB_BODY, sizeof *j - JOBQ__JOB_BODY);
+	JOBQ_HB_BEFORE(&j->busy);
+	atomic_store_explicit(&j->busy, 0, memory_order_release);
 }
 
 void jobq__slots_fini(struct jobq__slots *s)
 {
-	for (unsigned k = 0; k < JOBQ__NSEG; k++) {
-		if (s->seg[k])
-			ASAN_UNPOISON_MEMORY_REGION(s->seg[k], (size_t)(SEG0 << k) * sizeof *s->seg[k]);
-		jobq__free(s->seg[k]);
-		s->seg[k] = NULL;
+	for (unsigned i = 0; i < JOBQ__NSEG; i++) {
+		if (s->seg[i])
+			ASAN_UNPOISON_MEMORY_REGION(s->seg[i], seg_len(i) * sizeof *s->seg[i]);
+		jobq__free(s->seg[i]);
+		s->seg[i] = NULL;
 	}
-	s->spare = NULL;
-	atomic_store_explicit(&s->used, 0, memory_order_relaxed);
 }

@@ -388,18 +388,18 @@ START_TEST(finished_records_are_forgotten)
 	ck_assert_int_eq(jobq_stats(q, &s), 0);
 	ck_assert_uint_eq(s.retained, 5);
 	ck_assert_uint_eq(s.succeeded, 20);
-	/* Ids are not reused: 20 jobs through 6 or so records have 20 ids. */
-	for (int i = 0; i < 20; i++)
-		for (int k = 0; k < i; k++)
-			ck_assert_uint_ne(ids[i], ids[k]);
+	/* Ids grow, so they are never reused. */
+	for (int i = 1; i < 20; i++)
+		ck_assert_uint_gt(ids[i], ids[i - 1]);
 	ck_assert_int_eq(jobq_destroy(q), 0);
 }
 END_TEST
 
-/* An id names its slot in the low bits (slots.h). */
+/* The slot an id names: its counter modulo its epoch's table of 64 << epoch (slots.h). */
 static uint64_t slot_of(uint64_t id)
 {
-	return id & ((UINT64_C(1) << JOBQ__SLOT_BITS) - 1);
+	uint64_t epoch = id & ((1u << JOBQ__EPOCH_BITS) - 1);
+	return (id >> JOBQ__EPOCH_BITS) & ((UINT64_C(64) << epoch) - 1);
 }
 
 /* Once a forgotten job's record serves another job, the old id finds nothing, and no call
@@ -412,13 +412,14 @@ START_TEST(stale_id_misses_its_reused_record)
 	jobq_job_options_t o = probe_opts(&p);
 	ck_assert_int_eq(jobq_submit(q, probe_job, &p, &o, &old), 0);
 	ck_assert_int_eq(jobq_wait(q, old, 0, NULL), 0);
-	/* With one record kept, the next few submits forget old and reuse its record. */
-	for (int i = 0; i < 16 && (!id || slot_of(id) != slot_of(old)); i++) {
+	/* With one record kept, the table stays at 64 slots, and the ids come round to old's
+	 * within 64 submits. */
+	for (int i = 0; i < 64 && (!id || slot_of(id) != slot_of(old)); i++) {
 		ck_assert_int_eq(jobq_submit(q, probe_job, &p, &o, &id), 0);
 		ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
 	}
 	ck_assert_uint_eq(slot_of(id), slot_of(old));
-	ck_assert_uint_ne(id, old);
+	ck_assert_uint_gt(id, old);
 	jobq_status_t st;
 	char buf[8];
 	ck_assert_int_eq(jobq_status(q, old, &st), JOBQ_ENOENT);
@@ -427,9 +428,10 @@ START_TEST(stale_id_misses_its_reused_record)
 	ck_assert_int_eq(jobq_wait(q, old, 0, NULL), JOBQ_ENOENT);
 	ck_assert_int_eq(jobq_status(q, id, &st), 0);
 	ck_assert_uint_eq(st.id, id);
-	/* An id past every slot in use, and 0. */
-	ck_assert_int_eq(jobq_status(q, id | ((UINT64_C(1) << JOBQ__SLOT_BITS) - 1), &st),
-			 JOBQ_ENOENT);
+	/* Ids not handed out yet: the next ones, one of an epoch the table has not reached,
+	 * and 0. */
+	ck_assert_int_eq(jobq_status(q, id + (1u << JOBQ__EPOCH_BITS), &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_status(q, old + 3, &st), JOBQ_ENOENT);
 	ck_assert_int_eq(jobq_status(q, 0, &st), JOBQ_ENOENT);
 	ck_assert_int_eq(jobq_destroy(q), 0);
 }
@@ -437,8 +439,9 @@ END_TEST
 
 /*
  * Lookups race the reuse of records: a submitter churns jobs through a few records while a
- * reader asks for ids near the newest (the current job's, its slot's earlier and later ones,
- * its neighbours'). Whatever it finds must be the job it named, and every job ends once.
+ * reader asks for ids near the newest (the current job's, those a table's length before and
+ * after it, which name the same slot, its neighbours', and ids of other epochs). Whatever it
+ * finds must be the job it named, and every job ends once.
  */
 struct churn {
 	jobq_t *q;
@@ -450,10 +453,11 @@ struct churn {
 static void *guess_ids(void *arg)
 {
 	struct churn *c = arg;
-	const uint64_t gen = UINT64_C(1) << JOBQ__SLOT_BITS;
+	const uint64_t one = UINT64_C(1) << JOBQ__EPOCH_BITS;
 	while (!atomic_load(&c->done)) {
 		uint64_t id = atomic_load(&c->newest);
-		const uint64_t near[] = {id, id - gen, id + gen, id + 1, id - 1, id - 2 * gen};
+		uint64_t table = (UINT64_C(64) << (id & (one - 1))) * one;
+		const uint64_t near[] = {id, id - table, id + table, id + one, id - one, id + 1};
 		for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
 			jobq_status_t st;
 			int rc = jobq_status(c->q, near[i], &st);
