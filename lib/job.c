@@ -31,11 +31,11 @@
  * the ring full, so a reader takes that lock for it); state, cancel, refs and settled are
  * atomics, link belongs to the list that holds the record, and the rest is written before the
  * record is registered. A thread holds at most one record mutex; the timer's and the key
- * table's mutexes may be taken inside it, never the other way round; fin_mu, the slots' mu
- * and wait_mu are never held with it, except that wait_mu is held around lookups. Callbacks
- * run with no lock held. The records', the slots' and fin_mu, which every tracked job takes,
- * are lock.h's word locks; wait_mu and dead_mu, which a condition variable or a rare caller
- * needs, are pthread mutexes.
+ * table's mutexes may be taken inside it, never the other way round; fin_mu, the slots'
+ * grow_mu and wait_mu are never held with it, except that wait_mu is held around lookups.
+ * Callbacks run with no lock held. The records', fin_mu and grow_mu are lock.h's word locks;
+ * wait_mu and dead_mu, which a condition variable or a rare caller needs, are pthread
+ * mutexes.
  *
  * Not taken: one registry lock (every submit and status would serialise on it), an id table
  * beside the records (slots.h), and records owned by the caller (a worker could free what the

@@ -56,13 +56,16 @@ static uint32_t slot_of(uint64_t id)
 
 uint32_t jobq__slots_size(struct jobq__slots *s)
 {
-	return SEG0 << (atomic_load_explicit(&s->next, memory_order_acquire) & EPOCH_MASK);
+	uint64_t next = atomic_load_explicit(&s->next, memory_order_acquire);
+	JOBQ_HB_AFTER(&s->next);
+	return SEG0 << (next & EPOCH_MASK);
 }
 
 struct jobq__job *jobq__slots_find(struct jobq__slots *s, uint64_t id)
 {
 	/* Acquire pairs with the release of grow: the segments of the id's epoch are made. */
 	uint64_t next = atomic_load_explicit(&s->next, memory_order_acquire);
+	JOBQ_HB_AFTER(&s->next);
 	if (!id || id >= next || (id & EPOCH_MASK) > (next & EPOCH_MASK))
 		return NULL; /* never handed out */
 	return at(s, slot_of(id));
@@ -90,6 +93,7 @@ int jobq__slots_init(struct jobq__slots *s)
 	made(s->seg[0], SEG0);
 	jobq__lock_init(&s->grow_mu);
 	atomic_init(&s->next, ONE_ID); /* counter 1, epoch 0: 0 is never an id */
+	JOBQ_HB_ATOMIC(&s->next, sizeof s->next);
 	return 0;
 }
 
@@ -106,6 +110,7 @@ static bool grow(struct jobq__slots *s, unsigned seen)
 		     (s->seg[i] = jobq__aligned_calloc(64, seg_len(i) * sizeof *s->seg[i])) != NULL;
 		if (ok) {
 			made(s->seg[i], seg_len(i));
+			JOBQ_HB_BEFORE(&s->next);
 			/* Release pairs with the acquire of take and find. The adds of other
 			 * submits leave the epoch bits alone, so only they can fail the CAS. */
 			while (!atomic_compare_exchange_weak_explicit(&s->next, &w, w + 1,
@@ -145,6 +150,7 @@ struct jobq__job *jobq__slots_take(struct jobq__slots *s)
 	for (unsigned busy = 0;;) {
 		/* Acquire pairs with the release of grow: the segments of the epoch are made. */
 		uint64_t id = atomic_fetch_add_explicit(&s->next, ONE_ID, memory_order_acquire);
+		JOBQ_HB_AFTER(&s->next);
 		struct jobq__job *j = at(s, slot_of(id));
 		prefetch_record(at(s, slot_of(id + AHEAD * ONE_ID)));
 		unsigned char idle = 0;
