@@ -223,12 +223,11 @@ static void arg_free(void *arg)
 	atomic_fetch_add_explicit(&t->frees, 1, memory_order_relaxed);
 }
 
-/* A firing's job, by its id's counter: ids grow by one counter a job, the table's epoch in
- * the bits below it (lib/slots.h). */
+/* A firing's job, by its id's counter, which grows by one with each id (lib/slots.h). */
 static struct cron_job *cron_slot(struct epoch *e, uint64_t id)
 {
-	if (id >> JOBQ__EPOCH_BITS < MAX_IDS)
-		return &e->cjobs[id >> JOBQ__EPOCH_BITS];
+	if (jobq__id_counter(id) < MAX_IDS)
+		return &e->cjobs[jobq__id_counter(id)];
 	atomic_fetch_add_explicit(&e->beyond, 1, memory_order_relaxed);
 	return NULL;
 }
@@ -575,7 +574,7 @@ static uint64_t cron_account(struct epoch *e, struct counts *c)
 		if (!s)
 			continue;
 		all[idx - 1]++;
-		upto[idx - 1] += n <= s->last_job >> JOBQ__EPOCH_BITS;
+		upto[idx - 1] += n <= jobq__id_counter(s->last_job);
 		c->cron_runs += runs;
 		c->cron_succeeded += j->state == JOBQ_SUCCEEDED;
 		c->cron_cancelled += j->state == JOBQ_CANCELLED;

@@ -17,41 +17,27 @@
 #include "hb.h"
 #include "job.h"
 
-#define SEG0 64u
+#define SEG0 JOBQ__SEG0
 #define EPOCH_MASK ((1u << JOBQ__EPOCH_BITS) - 1)
 #define ONE_ID (UINT64_C(1) << JOBQ__EPOCH_BITS) /* the counter's unit in an id */
 /* Busy slots in a row that make a submit grow the table. Where the busy records are the
  * newest (a queue that the workers have not caught up with) a table no longer than the queue
  * has only busy slots, and grows at once; where they are scattered (jobs delayed by different
  * times) a table a fraction f full meets 16 in a row once in 1/f^16 submits: never at 1/4, once
- * in 65536 at 1/2. So the table settles at two to four times the records in use. */
+ * in 65536 at 1/2. So the table settles at no more than about four times the records in use. */
 #define PROBES 16
-/* A submit asks for the record that the submit this many ids later will take (a single
- * submitter's next records are the next slots). */
-#define AHEAD 2
 
 static size_t seg_len(unsigned i)
 {
 	return i ? (size_t)SEG0 << (i - 1) : SEG0;
 }
 
-static struct jobq__job *at(const struct jobq__slots *s, uint32_t n)
+struct jobq__job *jobq__slots_at(const struct jobq__slots *s, uint32_t n)
 {
 	if (n < SEG0)
 		return &s->seg[0][n];
 	unsigned i = 32 - (unsigned)__builtin_clz(n / SEG0); /* n in [64 << (i-1), 64 << i) */
 	return &s->seg[i][n - (SEG0 << (i - 1))];
-}
-
-struct jobq__job *jobq__slots_at(const struct jobq__slots *s, uint32_t n)
-{
-	return at(s, n);
-}
-
-/* The slot of id: its counter modulo its epoch's table. */
-static uint32_t slot_of(uint64_t id)
-{
-	return (uint32_t)((id >> JOBQ__EPOCH_BITS) & (((uint64_t)SEG0 << (id & EPOCH_MASK)) - 1));
 }
 
 uint32_t jobq__slots_size(struct jobq__slots *s)
@@ -68,7 +54,7 @@ struct jobq__job *jobq__slots_find(struct jobq__slots *s, uint64_t id)
 	JOBQ_HB_AFTER(&s->next);
 	if (!id || id >= next || (id & EPOCH_MASK) > (next & EPOCH_MASK))
 		return NULL; /* never handed out */
-	return at(s, slot_of(id));
+	return jobq__slots_at(s, jobq__id_slot(id));
 }
 
 /* A new segment's records: for helgrind, their lock words and busy flags are atomics. */
@@ -123,36 +109,13 @@ static bool grow(struct jobq__slots *s, unsigned seen)
 	return ok;
 }
 
-/*
- * Asks for the lines of a record that a submit will soon take, for writing: it was last
- * written by the thread that ended or pruned its job, and the stores of jobq__job_new would
- * otherwise wait for each line to come over. A write prefetch, because a read one (what
- * __builtin_prefetch emits without -mprfchw) leaves the line shared and the stores still wait
- * for the other copy to go. On an Intel Xeon whose cores are 0.16 µs apart, tracked jobs with
- * 2 workers: medians of 2.25-2.43 against 1.98-2.30 M jobs/s (docs/BENCHMARKS.md, *A second
- * machine*).
- */
-static void prefetch_record(const struct jobq__job *j)
-{
-	/* The record is not line-aligned, so it may reach into one line more; a prefetch past
-	 * its end touches nothing. */
-	for (size_t o = 0; o < sizeof *j + 63; o += 64) {
-#if defined(__x86_64__)
-		__asm__ volatile("prefetchw %0" : : "m"(((const char *)j)[o]));
-#else
-		__builtin_prefetch((const char *)j + o, 1);
-#endif
-	}
-}
-
 struct jobq__job *jobq__slots_take(struct jobq__slots *s)
 {
 	for (unsigned busy = 0;;) {
 		/* Acquire pairs with the release of grow: the segments of the epoch are made. */
 		uint64_t id = atomic_fetch_add_explicit(&s->next, ONE_ID, memory_order_acquire);
 		JOBQ_HB_AFTER(&s->next);
-		struct jobq__job *j = at(s, slot_of(id));
-		prefetch_record(at(s, slot_of(id + AHEAD * ONE_ID)));
+		struct jobq__job *j = jobq__slots_at(s, jobq__id_slot(id));
 		unsigned char idle = 0;
 		/* Acquire pairs with the release in jobq__slots_free: the last job's strip and
 		 * every use of the record come before ours. */

@@ -37,7 +37,26 @@
 struct jobq__job;
 
 #define JOBQ__EPOCH_BITS 5
+#define JOBQ__SEG0 64u
 #define JOBQ__NSEG 21 /* at most 64 << 20 records */
+
+/* An id's counter: it grows by one with each id handed out (skipped ones included). */
+static inline uint64_t jobq__id_counter(uint64_t id)
+{
+	return id >> JOBQ__EPOCH_BITS;
+}
+
+/* How many slots the table had in id's epoch. */
+static inline uint64_t jobq__id_table(uint64_t id)
+{
+	return (uint64_t)JOBQ__SEG0 << (id & ((1u << JOBQ__EPOCH_BITS) - 1));
+}
+
+/* The slot of id's record: its counter modulo its epoch's table. */
+static inline uint32_t jobq__id_slot(uint64_t id)
+{
+	return (uint32_t)(jobq__id_counter(id) & (jobq__id_table(id) - 1));
+}
 
 struct jobq__slots {
 	/* Written under grow_mu before the epoch that uses them is published in next. */

@@ -395,13 +395,6 @@ START_TEST(finished_records_are_forgotten)
 }
 END_TEST
 
-/* The slot an id names: its counter modulo its epoch's table of 64 << epoch (slots.h). */
-static uint64_t slot_of(uint64_t id)
-{
-	uint64_t epoch = id & ((1u << JOBQ__EPOCH_BITS) - 1);
-	return (id >> JOBQ__EPOCH_BITS) & ((UINT64_C(64) << epoch) - 1);
-}
-
 /* Once a forgotten job's record serves another job, the old id finds nothing, and no call
  * given it touches the new job. */
 START_TEST(stale_id_misses_its_reused_record)
@@ -414,11 +407,11 @@ START_TEST(stale_id_misses_its_reused_record)
 	ck_assert_int_eq(jobq_wait(q, old, 0, NULL), 0);
 	/* With one record kept, the table stays at 64 slots, and the ids come round to old's
 	 * within 64 submits. */
-	for (int i = 0; i < 64 && (!id || slot_of(id) != slot_of(old)); i++) {
+	for (int i = 0; i < 64 && (!id || jobq__id_slot(id) != jobq__id_slot(old)); i++) {
 		ck_assert_int_eq(jobq_submit(q, probe_job, &p, &o, &id), 0);
 		ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
 	}
-	ck_assert_uint_eq(slot_of(id), slot_of(old));
+	ck_assert_uint_eq(jobq__id_slot(id), jobq__id_slot(old));
 	ck_assert_uint_gt(id, old);
 	jobq_status_t st;
 	char buf[8];
@@ -441,22 +434,26 @@ END_TEST
  * Lookups race the reuse of records: a submitter churns jobs through a few records while a
  * reader asks for ids near the newest (the current job's, those a table's length before and
  * after it, which name the same slot, its neighbours', and ids of other epochs). Whatever it
- * finds must be the job it named, and every job ends once.
+ * finds must be the job it named, and every job ends once. The reader's last pass comes after
+ * the drain, when the newest job is one of the two kept (with two workers at most one job
+ * ends after it), so it finds at least that one.
  */
 struct churn {
 	jobq_t *q;
 	_Atomic uint64_t newest;
 	_Atomic int done;
-	_Atomic unsigned found;
+	unsigned found; /* the reader's; read after the join */
 };
 
 static void *guess_ids(void *arg)
 {
 	struct churn *c = arg;
 	const uint64_t one = UINT64_C(1) << JOBQ__EPOCH_BITS;
-	while (!atomic_load(&c->done)) {
+	int last;
+	do {
+		last = atomic_load(&c->done);
 		uint64_t id = atomic_load(&c->newest);
-		uint64_t table = (UINT64_C(64) << (id & (one - 1))) * one;
+		uint64_t table = jobq__id_table(id) * one;
 		const uint64_t near[] = {id, id - table, id + table, id + one, id - one, id + 1};
 		for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
 			jobq_status_t st;
@@ -464,10 +461,10 @@ static void *guess_ids(void *arg)
 			ck_assert(rc == 0 || rc == JOBQ_ENOENT);
 			if (rc == 0) {
 				ck_assert_uint_eq(st.id, near[i]);
-				atomic_fetch_add(&c->found, 1);
+				c->found++;
 			}
 		}
-	}
+	} while (!last);
 	return NULL;
 }
 
@@ -476,7 +473,7 @@ START_TEST(lookups_race_record_reuse)
 	enum { N = 20000 };
 	static struct probe p[N];
 	memset(p, 0, sizeof p);
-	struct churn c = {.q = make_retaining(2, 1)};
+	struct churn c = {.q = make_retaining(2, 2)};
 	pthread_t reader;
 	ck_assert_int_eq(pthread_create(&reader, NULL, guess_ids, &c), 0);
 	for (int i = 0; i < N; i++) {
@@ -489,6 +486,7 @@ START_TEST(lookups_race_record_reuse)
 	ck_assert_int_eq(jobq_shutdown(c.q, JOBQ_DRAIN, 0), 0);
 	atomic_store(&c.done, 1);
 	ck_assert_int_eq(pthread_join(reader, NULL), 0);
+	ck_assert_uint_gt(c.found, 0);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(atomic_load(&p[i].runs), 1);
 		assert_ended_once(&p[i], JOBQ_SUCCEEDED);
