@@ -7,10 +7,10 @@
  *                  |                             \-----> DEAD (no attempts left, or fatal)
  *   any waiting state -> CANCELLED
  *
- *   - Who moves a job on is decided by CAS on state: QUEUED -> RUNNING (a worker) races
- *     QUEUED -> CANCELLED (a canceller); SCHEDULED -> QUEUED (the timer) races SCHEDULED ->
- *     CANCELLED. RUNNING and FAILED are the running worker's alone. Whoever wins a move to a
- *     terminal state ends the job, so it ends exactly once.
+ *   - Who moves a job on is decided on state: QUEUED -> RUNNING (a worker) races QUEUED ->
+ *     CANCELLED (a canceller), both under the record's lock; SCHEDULED -> QUEUED (the timer)
+ *     races SCHEDULED -> CANCELLED, by CAS. RUNNING and FAILED are the running worker's
+ *     alone. Whoever wins a move to a terminal state ends the job, so it ends exactly once.
  *   - The ender runs the completion callback, then the argument destructor (for a dead job:
  *     when it leaves the dead-letter list), then settles the record: marks it settled, puts it
  *     on the retention (or dead-letter) list and wakes waiters.
@@ -19,13 +19,14 @@
  *     on as the job moves. The last reference frees the record, whose slot a later submit
  *     takes (slots.h).
  *   - Registered means listed: the record's slot names it by id (slots.h), and a lookup
- *     finds it under its own lock while listed is set. Publishing sets it, pruning clears it.
+ *     finds it under its own lock while listed is set. Publishing sets it (without the lock
+ *     for a queued job that no subscriber hears of: jobq__job_publish), pruning clears it.
  *   - Retention is a ring of (record, settling time), oldest first, pruned by count (in
  *     batches, mostly by the submit that needs a record: reclaim_bound) and by age. A worker
  *     adds its settled records in batches (retain_settled).
  *
  * Threads and locks: the counts are atomics in per-thread stripes. A record's own mutex (mu)
- * guards listed and the fields that change once it is registered (attempt, code, started_ns
+ * guards listed (but for that one store) and the fields that change once it is registered (attempt, code, started_ns
  * and finished_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's
  * due and realtime; the timer thread also moves due, under its own lock, when a due job found
  * the ring full, so a reader takes that lock for it); state, cancel, refs and settled are
@@ -173,7 +174,7 @@ void jobq__registry_fini(struct jobq__registry *r)
 	uint32_t size = jobq__slots_size(&r->slots);
 	for (uint32_t n = 0; n < size; n++) {
 		struct jobq__job *j = jobq__slots_at(&r->slots, n);
-		if (j->listed)
+		if (atomic_load_explicit(&j->listed, memory_order_relaxed))
 			strip(j);
 	}
 	jobq__slots_fini(&r->slots);
@@ -251,40 +252,54 @@ struct jobq__job *jobq__job_find(struct jobq__registry *r, uint64_t id)
 	if (!j)
 		return NULL;
 	jobq__lock(&j->mu);
-	/* listed first: a free record's id may be changing (jobq__slots_take). */
-	if (j->listed && j->id == id)
-		return j;
+	/* listed first: a free record's id may be changing (jobq__slots_take). Acquire pairs
+	 * with the release of a publish without the lock. */
+	if (atomic_load_explicit(&j->listed, memory_order_acquire)) {
+		JOBQ_HB_AFTER(&j->listed);
+		if (j->id == id)
+			return j;
+	}
 	jobq__unlock(&j->mu);
 	return NULL;
 }
 
 int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 {
-	int rc = 0;
 	bool scheduled = atomic_load_explicit(&j->state, memory_order_relaxed) == JOBQ_SCHEDULED;
 	bool queued = !scheduled && !inline_run;
-	/* j->mu is held from listing until the job is where it waits, so that no lookup sees a
-	 * job whose push then fails, and, with subscribers, until the event is out, so that the
-	 * worker's "running" (which takes j->mu first) cannot overtake it. */
-	jobq__lock(&j->mu);
-	j->listed = true;
-	if (scheduled)
-		rc = jobq__sched_add(&q->sched, &j->timer);
-	else if (queued && !jobq__pool_push_quiet(&q->pool, j->prio, jobq__job_run, j))
-		rc = JOBQ_EAGAIN;
-	if (rc)
-		j->listed = false;
-	else if (jobq__events_wanted(&q->events))
-		jobq__job_emit(j, JOBQ_EV_STATE, scheduled ? JOBQ_SCHEDULED : JOBQ_QUEUED);
-	jobq__unlock(&j->mu);
+	/* A queued job claims its ring position first: once it is listed nothing can fail, so no
+	 * lookup ever sees a job that is then refused, and the drain waits for the claimed item
+	 * from the claim on (jobq__pool_claim). */
+	uint64_t pos = 0;
+	int rc = queued ? jobq__pool_claim(&q->pool, j->prio, &pos) : 0;
 	if (rc)
 		return rc;
+	bool wanted = jobq__events_wanted(&q->events);
+	if (scheduled || wanted) {
+		/* Under j->mu: the timer may take the job the moment it is added, and its first
+		 * event must be out before anyone else's (the worker's "running" and the timer's
+		 * "queued" take j->mu first). */
+		jobq__lock(&j->mu);
+		atomic_store_explicit(&j->listed, true, memory_order_relaxed);
+		if (scheduled && (rc = jobq__sched_add(&q->sched, &j->timer)) != 0)
+			atomic_store_explicit(&j->listed, false, memory_order_relaxed);
+		else if (wanted)
+			jobq__job_emit(j, JOBQ_EV_STATE, scheduled ? JOBQ_SCHEDULED : JOBQ_QUEUED);
+		jobq__unlock(&j->mu);
+		if (rc)
+			return rc;
+	} else {
+		/* Without the lock: nothing of the record changes after this before a worker,
+		 * which takes j->mu, runs it. Release pairs with a lookup's acquire load (under
+		 * j->mu, jobq__job_find): it sees the record as filled. */
+		JOBQ_HB_BEFORE(&j->listed);
+		atomic_store_explicit(&j->listed, true, memory_order_release);
+	}
 	/* One count a submit: submitted is queued + held, pushed is queued + timed. */
-	atomic_fetch_add_explicit(queued ? &counts_mine(&q->reg)->queued
-					 : &counts_mine(&q->reg)->held,
-				  1, memory_order_relaxed);
+	struct jobq__counts *c = counts_mine(&q->reg);
+	atomic_fetch_add_explicit(queued ? &c->queued : &c->held, 1, memory_order_relaxed);
 	if (queued)
-		jobq__pool_kick(&q->pool); /* j may have run and been freed: only q is read */
+		jobq__pool_publish(&q->pool, j->prio, pos, jobq__job_run, j); /* the last touch */
 	return 0;
 }
 
@@ -399,7 +414,7 @@ static void forget(const struct jobq__kept *v, unsigned n)
 		}
 		struct jobq__job *j = v[i].job;
 		jobq__lock(&j->mu);
-		j->listed = false;
+		atomic_store_explicit(&j->listed, false, memory_order_relaxed);
 		jobq__unlock(&j->mu);
 		if (unref_last_held(j)) {
 			strip(j);
@@ -542,10 +557,24 @@ void jobq__wake_waiters(struct jobq__registry *r)
 }
 
 /*
+ * Drops the reference of the thread that runs j and has ended it, before it settles j, with a
+ * store where jobq__job_unref takes a locked instruction. The other reference is the
+ * registry's, which it gives up only once j is pruned or leaves the dead-letter list, after
+ * the settling that comes next; references are only handed on, never taken; so the count is 2
+ * here, and nobody else writes it meanwhile. Release: the pruner's acquire load that sees 1
+ * (unref_last_held) sees this thread's use of the record before it.
+ */
+static void drop_run_ref(struct jobq__job *j)
+{
+	JOBQ_HB_BEFORE(&j->refs);
+	atomic_store_explicit(&j->refs, 1, memory_order_release);
+}
+
+/*
  * Ends a job that this thread has won (see the top of the file): records how, runs the
  * callbacks and the destructor, then settles it. own_run: j is the item this thread runs
  * (jobq__job_run), which stops counting as running once the callbacks have returned, so that a
- * job waited for is no longer counted by jobq_stats.
+ * job waited for is no longer counted by jobq_stats, and whose reference end drops.
  */
 static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 {
@@ -587,6 +616,8 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 		jobq__job_emit(j, JOBQ_EV_STATE, state);
 		jobq__unlock(&j->mu);
 	}
+	if (own_run)
+		drop_run_ref(j);
 	if (dead)
 		jobq__dead_add(&q->reg, j);
 	else
@@ -645,7 +676,8 @@ void jobq__jobs_cancel_all(jobq_t *q)
 		/* j->mu: a worker between "failed" and "scheduled" (reschedule) holds it. */
 		jobq__lock(&j->mu);
 		int won = 0;
-		if (j->listed) {
+		if (atomic_load_explicit(&j->listed, memory_order_acquire)) {
+			JOBQ_HB_AFTER(&j->listed);
 			atomic_store(&j->cancel, 1);
 			won = claim_waiting(j);
 		}
@@ -698,17 +730,22 @@ void jobq__job_run(void *job)
 	struct jobq__job *j = job;
 	jobq_t *q = j->q;
 
-	if ((atomic_load(&j->cancel) || atomic_load(&q->reg.cancel_all)) &&
-	    claim(j, JOBQ_QUEUED, JOBQ_CANCELLED)) {
-		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
-		jobq__job_unref(j);
-		return;
-	}
-	if (!claim(j, JOBQ_QUEUED, JOBQ_RUNNING)) {
+	/* QUEUED -> RUNNING (or CANCELLED) under j->mu, with a store: every other move out of
+	 * QUEUED that can meet this one is a cancellation, made under j->mu too (claim_waiting);
+	 * the timer's move back to SCHEDULED is only made while the job is in no ring. */
+	jobq__lock(&j->mu);
+	if (atomic_load_explicit(&j->state, memory_order_relaxed) != JOBQ_QUEUED) {
+		jobq__unlock(&j->mu);
 		jobq__job_unref(j); /* cancelled while queued: the canceller ended it */
 		return;
 	}
-	jobq__lock(&j->mu);
+	if (atomic_load(&j->cancel) || atomic_load(&q->reg.cancel_all)) {
+		atomic_store_explicit(&j->state, JOBQ_CANCELLED, memory_order_relaxed);
+		jobq__unlock(&j->mu);
+		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
+		return;
+	}
+	atomic_store_explicit(&j->state, JOBQ_RUNNING, memory_order_relaxed);
 	j->attempt++;
 	j->started_ns = jobq__stamp(q, j->created_ns);
 	j->timer.due = j->timeout_ms ? jobq__now(q, false) + j->timeout_ms * MS : 0;
@@ -720,7 +757,6 @@ void jobq__job_run(void *job)
 	jobq_outcome_t out = j->fn(&ctx, j->arg);
 	if (out == JOBQ_DONE) {
 		end(j, JOBQ_SUCCEEDED, 0, true);
-		jobq__job_unref(j);
 		return;
 	}
 
@@ -737,14 +773,10 @@ void jobq__job_run(void *job)
 	jobq__unlock(&j->mu);
 	atomic_fetch_add_explicit(&counts_mine(&q->reg)->failed, 1, memory_order_relaxed);
 
-	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all))) {
+	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all)))
 		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
-	} else if (retry && reschedule(j) == 0) {
-		return; /* the timer holds the reference now */
-	} else {
+	else if (!retry || reschedule(j) != 0) /* 0: the timer holds the reference now */
 		end(j, JOBQ_DEAD, retry ? JOBQ_ENOMEM : code, true);
-	}
-	jobq__job_unref(j);
 }
 
 bool jobq__job_due(struct jobq__timer *t, void *owner)

@@ -35,11 +35,11 @@ enum {
 
 struct jobq__job {
 	/* The header, which outlives the job: a lookup may lock a free record (slots.h).
-	 * mu guards listed and the fields that change once the record is registered (job.c
-	 * says which). A word (lock.h), not a pthread_mutex_t, which would take 40 of the
+	 * mu guards listed (job.c says when it is set without it) and the fields that change
+	 * once the record is registered (job.c says which). A word (lock.h), not a pthread_mutex_t, which would take 40 of the
 	 * record's 200 bytes. */
 	jobq__lock_t mu;
-	bool listed; /* registered: lookups find the job (under mu) */
+	_Atomic bool listed; /* registered: lookups find the job (read under mu; job.c) */
 	_Atomic unsigned char busy; /* the slot is taken (slots.c) */
 	uint64_t id; /* the counter and the epoch (slots.h) */
 
@@ -146,10 +146,11 @@ void jobq__job_discard(struct jobq__job *j);
 
 /*
  * Registers j and puts it where it waits: the timer for a SCHEDULED job, ring prio for a
- * QUEUED one (under j's lock, so nobody sees a record whose push then fails; the wake of a
- * worker comes after the lock), or nowhere with inline_run (the caller runs
- * jobq__job_run itself). Returns 0, JOBQ_EAGAIN (ring full: nothing was registered) or
- * JOBQ_ENOMEM.
+ * QUEUED one (its position claimed before it is registered, so nobody sees a record whose
+ * push then fails), or nowhere with inline_run (the caller runs jobq__job_run itself).
+ * Returns 0, JOBQ_EAGAIN (ring full), JOBQ_ECLOSED (the pool is closed) or JOBQ_ENOMEM;
+ * nothing is registered on an error. A QUEUED job's publish is the call's last touch of q,
+ * so the caller needs no gate for it (pool.h, jobq__pool_claim).
  */
 int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run);
 /* The ring item of a tracked job: runs one attempt (or drops it if it was cancelled). */

@@ -240,14 +240,27 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 	rc = jobq__job_new(q, fn, arg, opts, &j);
 	if (rc)
 		return rc;
-	rc = jobq__pool_enter(&q->pool);
 	/* Read the id before placing: once placed, the job may end and be pruned at any time. */
 	uint64_t new_id = j->id, holder = 0;
+	jobq_full_policy_t policy = or_default(opts->full, q->full);
+	/* Most submits, a job for a worker now with no key, take no gate: the publish claims the
+	 * ring position before anything else, and its publish is its last touch of q
+	 * (jobq__job_publish), so a drain waits for it from the claim on. Only a full ring
+	 * (waiting for room, or running the job here), a key or a delay take the gate. */
+	if (!opts->key && atomic_load_explicit(&j->state, memory_order_relaxed) == JOBQ_QUEUED) {
+		rc = jobq__job_publish(q, j, 0);
+		if (rc != JOBQ_EAGAIN || policy == JOBQ_FULL_FAIL) {
+			if (rc)
+				jobq__job_discard(j); /* refused: nothing was registered */
+			goto out;
+		}
+	}
+	rc = jobq__pool_enter(&q->pool);
 	if (rc == 0 && opts->key)
 		rc = jobq__keys_claim(&q->keys, opts->key, new_id, jobq__now(q, false), &holder,
 				      &j->key);
 	if (rc == 0)
-		rc = place(q, opts->priority, NULL, NULL, j, or_default(opts->full, q->full),
+		rc = place(q, opts->priority, NULL, NULL, j, policy,
 			   or_default(opts->block_timeout_ms, q->block_timeout_ms));
 	if (rc) {
 		if (j->key)
@@ -257,6 +270,7 @@ int jobq_submit(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts
 	/* The last touch of q, refused or not: a shutdown that finds the gate empty may return,
 	 * and q be destroyed, before this call has. */
 	jobq__pool_leave(&q->pool);
+out:
 	if (id && (rc == 0 || rc == JOBQ_EEXIST))
 		*id = rc ? holder : new_id;
 	return rc;

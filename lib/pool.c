@@ -338,7 +338,7 @@ static void *worker_main(void *arg)
 		atomic_fetch_sub(&p->nsearching, 1);
 		atomic_store(&p->waking, 0); /* no wake is in flight for anyone to wait on */
 		/* Pairs with a push's seq_cst claim of head and the seq_cst loads after it in
-		 * jobq__pool_kick (either the producer sees no searcher and wakes us, or our look
+		 * kick (either the producer sees no searcher and wakes us, or our look
 		 * at the rings below sees its item) and with the fence in jobq__pool_drain (either
 		 * it sees our done count, or we see that it waits). */
 		atomic_thread_fence(memory_order_seq_cst);
@@ -486,31 +486,8 @@ void jobq__pool_leave(struct jobq__pool *p)
 		jobq__os_futex_wake(&p->gate, INT_MAX);
 }
 
-bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
-{
-	return jobq__ring_push(&p->rings[prio], fn, arg);
-}
-
-int jobq__pool_post(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
-{
-	JOBQ_CHAOS_POINT(); /* a close may overtake the post here: its ring must refuse it */
-	struct jobq__ring *r = &p->rings[prio];
-	uint64_t pos;
-	int rc = jobq__ring_claim(r, true, &pos);
-	if (rc)
-		return rc;
-	/* The wake comes before the publish. Once the task is visible it may run, a drain may
-	 * finish and the owner may free the pool (jobq_destroy), with no gate to hold them up;
-	 * so the publish is the post's last touch of the pool. The wake decision only needs the
-	 * claim before it (see the top of the file), and a worker woken early finds the ring
-	 * not empty (the claim counts) and searches until the task appears. */
-	jobq__pool_kick(p);
-	JOBQ_CHAOS_POINT(); /* woken, not yet published */
-	jobq__ring_publish(r, pos, fn, arg);
-	return 0;
-}
-
-void jobq__pool_kick(struct jobq__pool *p)
+/* Wakes a worker after a claim if one is needed (see the top of the file). */
+static void kick(struct jobq__pool *p)
 {
 	JOBQ_CHAOS_POINT(); /* pushed, no wake decided yet */
 	/* seq_cst loads, after the push's seq_cst claim of head: they pair with the searcher's
@@ -520,11 +497,39 @@ void jobq__pool_kick(struct jobq__pool *p)
 		wake_once(p);
 }
 
+int jobq__pool_claim(struct jobq__pool *p, unsigned prio, uint64_t *pos)
+{
+	JOBQ_CHAOS_POINT(); /* a close may overtake the claim here: its ring must refuse it */
+	return jobq__ring_claim(&p->rings[prio], true, pos);
+}
+
+void jobq__pool_publish(struct jobq__pool *p, unsigned prio, uint64_t pos, jobq__item_fn fn,
+			void *arg)
+{
+	/* The wake comes before the publish. Once the item is visible it may run, a drain may
+	 * finish and the owner may free the pool (jobq_destroy), with no gate to hold them up;
+	 * so the publish is the caller's last touch of the pool. The wake decision only needs
+	 * the claim before it (see the top of the file), and a worker woken early finds the ring
+	 * not empty (the claim counts) and searches until the item appears. */
+	kick(p);
+	JOBQ_CHAOS_POINT(); /* woken, not yet published */
+	jobq__ring_publish(&p->rings[prio], pos, fn, arg);
+}
+
+int jobq__pool_post(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
+{
+	uint64_t pos;
+	int rc = jobq__pool_claim(p, prio, &pos);
+	if (rc == 0)
+		jobq__pool_publish(p, prio, pos, fn, arg);
+	return rc;
+}
+
 bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg)
 {
-	if (!jobq__pool_push_quiet(p, prio, fn, arg))
+	if (!jobq__ring_push(&p->rings[prio], fn, arg))
 		return false;
-	jobq__pool_kick(p);
+	kick(p);
 	return true;
 }
 

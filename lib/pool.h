@@ -86,11 +86,17 @@ void jobq__pool_leave(struct jobq__pool *p);
 int jobq__pool_post(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
 /* Pushes and wakes a worker if one is needed; false when that ring is full. */
 bool jobq__pool_push(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
-/* jobq__pool_push in two halves, for a caller that pushes under a lock of its own: the push,
- * then, once that lock is released (and before jobq__pool_leave), the wake it may need. A
- * futex wake takes microseconds; no one should wait for that lock meanwhile. */
-bool jobq__pool_push_quiet(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
-void jobq__pool_kick(struct jobq__pool *p);
+/*
+ * jobq__pool_post in two halves, for a caller with work of its own between them (a tracked
+ * job's registration, job.c). The claim takes a position in ring prio: 0, JOBQ_EAGAIN when the
+ * ring is full, or JOBQ_ECLOSED once jobq__pool_close has begun. From then on a drain counts
+ * the item and waits for it, so the caller, inside the gate or not, may touch the pool and its
+ * owner until the publish, which must follow: it wakes a worker if one is needed, then makes
+ * the item visible, and is the caller's last touch of the pool.
+ */
+int jobq__pool_claim(struct jobq__pool *p, unsigned prio, uint64_t *pos);
+void jobq__pool_publish(struct jobq__pool *p, unsigned prio, uint64_t pos, jobq__item_fn fn,
+			void *arg);
 /* Waits until a quarter of ring prio is free, or until deadline_ns (monotonic; 0 = none); may
  * return early (the caller tries its push again). 0 or JOBQ_ETIMEDOUT. */
 int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_ns);

@@ -57,13 +57,15 @@ struct jobq__job *jobq__slots_find(struct jobq__slots *s, uint64_t id)
 	return jobq__slots_at(s, jobq__id_slot(id));
 }
 
-/* A new segment's records: for helgrind, their lock words and busy flags are atomics. */
+/* A new segment's records: for helgrind, their lock words and busy and listed flags are
+ * atomics. */
 static void made(struct jobq__job *seg, size_t n)
 {
 #ifdef JOBQ_VALGRIND
 	for (size_t i = 0; i < n; i++) {
 		jobq__lock_init(&seg[i].mu);
 		JOBQ_HB_ATOMIC(&seg[i].busy, sizeof seg[i].busy);
+		JOBQ_HB_ATOMIC(&seg[i].listed, sizeof seg[i].listed);
 	}
 #else
 	(void)seg;
