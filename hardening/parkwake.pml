@@ -21,9 +21,10 @@
  *     the wake brings back once it counts as a searcher (and by any worker about to sleep). A
  *     wake costs the producer a system call, and on a virtual machine a parked worker takes
  *     tens of microseconds to come back: without the flag, every push in that time woke again.
- *     A submit's push publishes and then decides the wake; a post (jobq__pool_post) decides
- *     the wake between its claim and its publish, so that the publish is its last touch of
- *     the pool. The producer takes either order for each item.
+ *     A push (jobq__pool_push: the timer, a task that waited for room) publishes and then
+ *     decides the wake; a post or a tracked submit (jobq__pool_claim, jobq__pool_publish)
+ *     decides the wake between its claim and its publish, so that the publish is its last
+ *     touch of the pool. The producer takes either order for each item.
  * Not modelled: priorities (three rings are one ring here), pause, drain and worker exit.
  *
  * The property: once every producer is done, it must never be that an item is left in the ring
@@ -107,8 +108,8 @@ proctype producer()
 	do
 	:: k < ITEMS ->
 		claimed++;   /* the CAS on head */
-		/* A submit publishes, then decides the wake; a post (jobq__pool_post) decides
-		 * the wake first and publishes last. Either, for each item. */
+		/* A push publishes, then decides the wake; a post or a tracked submit decides
+		 * the wake first and publishes last (jobq__pool_publish). Either, for each item. */
 		if
 		:: early = false; avail++   /* the release store of the slot's seq */
 		:: early = true

@@ -56,12 +56,14 @@
  * first four times, normal first twice, low first once), so a low item waits at most a bounded
  * number of picks however busy the higher rings are.
  *
- * Shutdown: a drain must know of every push that was accepted. Submits bracket theirs with
- * jobq__pool_enter/leave (the gate: a counter the drain waits to see at zero); a post that finds
- * room takes no gate, because the close also closes the rings, which then refuse posts in the
- * very CAS that would claim a slot, and a drain reads head after that; and it publishes its
- * task last, after its wake, so that it touches nothing of the pool once the task may run, the
- * drain finish and jobq_destroy free the pool (jobq__pool_post). The gate's two locked
+ * Shutdown: a drain must know of every push that was accepted. A post, or a tracked submit,
+ * that finds room takes no gate, because the close also closes the rings, which then refuse
+ * claims in the very CAS that would claim a slot, and a drain reads head after that; and it
+ * publishes its item last, after its wake, so that it touches nothing of the pool once the
+ * item may run, the drain finish and jobq_destroy free the pool (jobq__pool_claim and
+ * jobq__pool_publish). Submits that wait for room, run their job in place, hold a key or a
+ * delay bracket theirs with jobq__pool_enter/leave (the gate: a counter the drain waits to see
+ * at zero). The gate's two locked
  * instructions were most of a post's cost in the submitting thread: interleaved bench -x
  * 0,0,1,1,2000000 runs, 12 each, gave medians of 14.2 M posts/s without it against 9.6 with
  * it (the Intel machine of docs/BENCHMARKS.md).

@@ -80,8 +80,8 @@ void jobq__pool_leave(struct jobq__pool *p);
  * when that ring is full, or JOBQ_ECLOSED once jobq__pool_close has begun. The ring itself
  * refuses it after the close, so a drain counts every post that got in and waits for it; a
  * post costs no locked instruction but the ring's claim. For items that need nothing else of
- * the gate (fire-and-forget tasks); a caller that must push after the close uses the calls
- * below, inside the gate or as held work.
+ * the gate (fire-and-forget tasks, and tracked jobs through the two halves below); a caller
+ * that must push after the close uses jobq__pool_push, as held work (the timer).
  */
 int jobq__pool_post(struct jobq__pool *p, unsigned prio, jobq__item_fn fn, void *arg);
 /* Pushes and wakes a worker if one is needed; false when that ring is full. */
