@@ -26,14 +26,15 @@
  *     adds its settled records in batches (retain_settled).
  *
  * Threads and locks: the counts are atomics in per-thread stripes. A record's own mutex (mu)
- * guards listed (but for that one store) and the fields that change once it is registered (attempt, code, started_ns
- * and finished_ns, percent, progress, result, error, retry_after_ms, flags, key, the timer's
- * due and realtime; the timer thread also moves due, under its own lock, when a due job found
- * the ring full, so a reader takes that lock for it); state, cancel, refs and settled are
- * atomics, link belongs to the list that holds the record, and the rest is written before the
- * record is registered. A thread holds at most one record mutex; the timer's and the key
- * table's mutexes may be taken inside it, never the other way round; fin_mu, the slots'
- * grow_mu and wait_mu are never held with it, except that wait_mu is held around lookups.
+ * guards listed (but for the publish's one store) and the fields that change once it is
+ * registered (attempt, code, started_ns and finished_ns, percent, progress, result, error,
+ * retry_after_ms, flags, key, the timer's due and realtime; the timer thread also moves due,
+ * under its own lock, when a due job found the ring full, so a reader takes that lock for it);
+ * state, cancel, refs and settled are atomics, link belongs to the list that holds the record,
+ * and the rest is written before the record is registered. A thread holds at most one record
+ * mutex; the timer's and the key table's mutexes may be taken inside it, never the other way
+ * round; fin_mu, the slots' grow_mu and wait_mu are never held with it, except that wait_mu
+ * is held around lookups.
  * Callbacks run with no lock held. The records', fin_mu and grow_mu are lock.h's word locks;
  * wait_mu and dead_mu, which a condition variable or a rare caller needs, are pthread
  * mutexes.

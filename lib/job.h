@@ -36,8 +36,8 @@ enum {
 struct jobq__job {
 	/* The header, which outlives the job: a lookup may lock a free record (slots.h).
 	 * mu guards listed (job.c says when it is set without it) and the fields that change
-	 * once the record is registered (job.c says which). A word (lock.h), not a pthread_mutex_t, which would take 40 of the
-	 * record's 200 bytes. */
+	 * once the record is registered (job.c says which). A word (lock.h), not a
+	 * pthread_mutex_t, which would take 40 of the record's 200 bytes. */
 	jobq__lock_t mu;
 	_Atomic bool listed; /* registered: lookups find the job (read under mu; job.c) */
 	_Atomic unsigned char busy; /* the slot is taken (slots.c) */
