@@ -470,7 +470,7 @@ JOBQ_API int jobq_unsubscribe(jobq_sub_t *sub);
 /* ---- Statistics ----------------------------------------------------------------------------- */
 
 typedef struct jobq_stats {
-	uint64_t queued;      /* items in the rings, tasks included */
+	uint64_t queued;      /* items waiting to start, tasks included */
 	uint64_t running;     /* workers running a job or task now */
 	uint64_t workers;     /* worker threads */
 	uint64_t retained;    /* finished records kept for polling (jobq_status(3): batches) */

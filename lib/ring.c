@@ -145,38 +145,58 @@ void jobq__ring_close(struct jobq__ring *r)
 	atomic_fetch_or(&r->head, RING_CLOSED);
 }
 
-bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
+unsigned jobq__ring_pop_many(struct jobq__ring *r, struct jobq__item *out, unsigned k)
 {
 	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	unsigned pauses = 0;
 	for (;;) {
-		struct jobq__slot *s = &r->slots[pos & r->mask];
 		/* Acquire pairs with the producer's release store of seq = 2pos + 1. */
-		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		uint64_t seq = atomic_load_explicit(&r->slots[pos & r->mask].seq, memory_order_acquire);
 		int64_t dif = (int64_t)(seq - (2 * pos + 1));
-		if (dif == 0) {
-			/* seq_cst on success pairs with the fence of a producer waiting for room
-			 * (pool.c): it sees this pop, or the pop's caller sees it waiting. On x86
-			 * a locked CAS costs the same either way. */
-			if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1,
-								  memory_order_seq_cst,
-								  memory_order_relaxed)) {
-				JOBQ_CHAOS_POINT(); /* claimed, not yet read */
-				JOBQ_HB_AFTER(s); /* the producer's writes before its publish */
-				*fn = s->fn;
-				*arg = s->arg;
-				/* Release pairs with the producer's acquire load of seq: our reads of
-				 * fn and arg happen before the slot is reused a lap later. */
-				atomic_store_explicit(&s->seq, 2 * (pos + r->mask + 1), memory_order_release);
-				return true;
-			}
-			back_off(&pauses); /* pos is the winner's tail now */
-		} else if (dif < 0) {
-			return false; /* empty, or the producer of pos has not published yet */
-		} else {
+		if (dif < 0)
+			return 0; /* empty, or the producer of pos has not published yet */
+		if (dif > 0) {
 			pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+			continue;
 		}
+		/* The items published in a row after pos: each slot's seq is distinct per lap, so
+		 * a ring shorter than k stops the count where it comes round to pos again. Only the
+		 * consumer that claims a position moves its seq on, so they stay published until
+		 * the claim below, or it fails. */
+		unsigned n = 1;
+		while (n < k && atomic_load_explicit(&r->slots[(pos + n) & r->mask].seq,
+						     memory_order_acquire) == 2 * (pos + n) + 1)
+			n++;
+		/* seq_cst on success pairs with the fence of a producer waiting for room
+		 * (pool.c): it sees this pop, or the pop's caller sees it waiting. On x86 a locked
+		 * CAS costs the same either way. */
+		if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + n, memory_order_seq_cst,
+							  memory_order_relaxed)) {
+			JOBQ_CHAOS_POINT(); /* claimed, not yet read */
+			for (unsigned i = 0; i < n; i++) {
+				struct jobq__slot *s = &r->slots[(pos + i) & r->mask];
+				JOBQ_HB_AFTER(s); /* the producer's writes before its publish */
+				out[i].fn = s->fn;
+				out[i].arg = s->arg;
+				/* Release pairs with the producer's acquire load of seq: our reads
+				 * of fn and arg happen before the slot is reused a lap later. */
+				atomic_store_explicit(&s->seq, 2 * (pos + i + r->mask + 1),
+						      memory_order_release);
+			}
+			return n;
+		}
+		back_off(&pauses); /* pos is the winner's tail now */
 	}
+}
+
+bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
+{
+	struct jobq__item it;
+	if (!jobq__ring_pop_many(r, &it, 1))
+		return false;
+	*fn = it.fn;
+	*arg = it.arg;
+	return true;
 }
 
 uint64_t jobq__ring_size(const struct jobq__ring *r)

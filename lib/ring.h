@@ -15,6 +15,12 @@
 
 typedef void (*jobq__item_fn)(void *arg);
 
+/* An item as the pop hands it over. */
+struct jobq__item {
+	jobq__item_fn fn;
+	void *arg;
+};
+
 /* One queued item: 24 bytes, well inside DESIGN.md's 32 bytes per queued job. */
 struct jobq__slot {
 	_Atomic uint64_t seq;
@@ -44,6 +50,9 @@ void jobq__ring_publish(struct jobq__ring *r, uint64_t pos, jobq__item_fn fn, vo
 void jobq__ring_close(struct jobq__ring *r);
 /* false when the ring is empty (or its next item is not published yet); never blocks. */
 bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg);
+/* Pops up to k items (k >= 1) with one claim: those published in a row from the next one on,
+ * into out[0..n). Returns n, 0 as jobq__ring_pop returns false; never blocks. */
+unsigned jobq__ring_pop_many(struct jobq__ring *r, struct jobq__item *out, unsigned k);
 /* Items pushed and not yet popped; exact when no push or pop is in progress. */
 uint64_t jobq__ring_size(const struct jobq__ring *r);
 /* Pushes ever made (claimed positions); counts every push that got in before a close, when read

@@ -1210,6 +1210,73 @@ START_TEST(set_workers_grows_and_shrinks)
 }
 END_TEST
 
+/*
+ * A worker that finds a backlog claims several items at once (pool.c, "Batches"). Here the
+ * first worker to look after the resume may take all four jobs, which can only finish
+ * together: the idle workers must take them from its batch.
+ */
+START_TEST(claimed_batches_are_stolen_by_idle_workers)
+{
+	for (int round = 0; round < 20; round++) {
+		jobq_t *q = make(4, 0, 0);
+		struct meet m;
+		pthread_barrier_init(&m.all_running, NULL, 5);
+		ck_assert_int_eq(jobq_pause(q), 0);
+		uint64_t ids[4];
+		for (int i = 0; i < 4; i++)
+			ck_assert_int_eq(jobq_submit(q, meet_job, &m, NULL, &ids[i]), 0);
+		ck_assert_int_eq(jobq_resume(q), 0);
+		pthread_barrier_wait(&m.all_running);
+		ck_assert_int_eq(jobq_wait_many(q, ids, 4, 0, 0, NULL), 0);
+		ck_assert_int_eq(jobq_destroy(q), 0);
+		pthread_barrier_destroy(&m.all_running);
+	}
+}
+END_TEST
+
+/*
+ * Items a worker claimed and has not started still count as queued, and a pause holds them:
+ * the one worker claims the blocker and the ten tasks behind it, and once it has come back
+ * from the blocker to a paused pool (it then puts its settled records away, so jobq_stats
+ * shows the blocker retained), none of the ten has run.
+ */
+START_TEST(pause_holds_claimed_items)
+{
+	jobq_t *q = make(1, 0, 0);
+	struct latch started, release;
+	latch_init(&started, 1);
+	latch_init(&release, 1);
+	struct probe blocker = {.outcome = JOBQ_DONE, .started = &started, .release = &release};
+	_Atomic int ran = 0;
+	uint64_t id;
+	ck_assert_int_eq(jobq_pause(q), 0);
+	ck_assert_int_eq(jobq_submit(q, probe_job, &blocker, NULL, &id), 0);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(jobq_post(q, count_task, &ran), 0);
+	ck_assert_int_eq(jobq_resume(q), 0);
+	latch_wait(&started);
+	jobq_stats_t s;
+	ck_assert_int_eq(jobq_stats(q, &s), 0);
+	ck_assert_uint_eq(s.queued, 10);
+	ck_assert_uint_eq(s.running, 1);
+	ck_assert_int_eq(jobq_pause(q), 0);
+	latch_arrive(&release);
+	do {
+		sched_yield();
+		ck_assert_int_eq(jobq_stats(q, &s), 0);
+	} while (s.retained == 0);
+	ck_assert_int_eq(atomic_load(&ran), 0);
+	ck_assert_uint_eq(s.queued, 10);
+	ck_assert_uint_eq(s.running, 0);
+	ck_assert_int_eq(jobq_resume(q), 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	ck_assert_int_eq(atomic_load(&ran), 10);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	latch_destroy(&started);
+	latch_destroy(&release);
+}
+END_TEST
+
 START_TEST(executors_are_independent)
 {
 	jobq_t *a = make(1, 0, 0), *b = make(1, 0, 0);
@@ -1333,6 +1400,8 @@ Suite *suite(void)
 	tcase_add_test(tc, block_inside_job_runs_inline);
 	tcase_add_test(tc, low_priority_never_starves);
 	tcase_add_test(tc, set_workers_grows_and_shrinks);
+	tcase_add_test(tc, claimed_batches_are_stolen_by_idle_workers);
+	tcase_add_test(tc, pause_holds_claimed_items);
 	tcase_add_test(tc, executors_are_independent);
 	tcase_add_test(tc, fork_child_gets_clear_error);
 	suite_add_tcase(s, tc);
