@@ -49,8 +49,9 @@
  * Batches: a worker that finds a ring with items claims up to BATCH_MAX of those published in a
  * row with one CAS on its tail, runs the first and keeps the rest in its batch, which it takes
  * from before it looks at the rings again. One claim per item had two workers trade the tail's
- * line on every item, and a tracked job's record was fetched while the worker waited; with the
- * claim of 16 tracked jobs ran 1.65 times as fast (docs/BENCHMARKS.md, the sixteenth round).
+ * line on every item, and a tracked job's record was fetched while the worker waited (figures:
+ * docs/BENCHMARKS.md, the sixteenth round). The claim reads ahead only while slots hold items:
+ * where it stops, at the slot that the producer fills next, it reads a line that a pop reads too.
  *   - Priorities: a claim takes several items only from a ring that is the only one with items
  *     (alone), so where priorities compete each pick is still one item and the cycle of seven
  *     holds. An item of a higher priority that arrives meanwhile waits for the rest of the
@@ -119,7 +120,7 @@
 #define SLIP_BATCH 128 /* queued items that end a slip: 48 lines of ring ahead of the worker */
 #define SLIP_PAUSES 64 /* the longest slip */
 #define SLIP_RATE 4    /* pushes per eight pauses below which a slip ends (see the top) */
-#define BATCH_MAX 16   /* items one claim takes from a ring (see "Batches" at the top) */
+#define BATCH_MAX 32   /* items one claim takes from a ring (see "Batches" at the top) */
 #define STEAL_EVERY 8  /* a searcher tries to steal every this many looks */
 
 /*
@@ -399,10 +400,15 @@ static bool pop(struct jobq__pool *p, struct jobq__worker *w, bool may_steal,
 		struct jobq__item many[BATCH_MAX];
 		unsigned n = 0;
 		const unsigned char *order = pick_order[w->pick % 7];
-		for (unsigned i = 0; i < JOBQ__NPRIO && !n; i++)
-			if ((n = jobq__ring_pop_many(&p->rings[order[i]], many,
-						     alone(p, order[i]) ? BATCH_MAX : 1)))
+		for (unsigned i = 0; i < JOBQ__NPRIO && !n; i++) {
+			/* alone() reads the other rings' heads: not for an empty ring, whose
+			 * others include the one the producers fill. */
+			if (!jobq__ring_ready(&p->rings[order[i]]))
+				continue;
+			unsigned k = alone(p, order[i]) ? BATCH_MAX : 1;
+			if ((n = jobq__ring_pop_many(&p->rings[order[i]], many, k)))
 				r = &p->rings[order[i]];
+		}
 		if (!n && may_steal)
 			n = steal(p, w, many, more);
 		if (n) {

@@ -199,6 +199,13 @@ bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
 	return true;
 }
 
+bool jobq__ring_ready(const struct jobq__ring *r)
+{
+	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	return atomic_load_explicit(&r->slots[pos & r->mask].seq, memory_order_relaxed) ==
+	       2 * pos + 1;
+}
+
 uint64_t jobq__ring_size(const struct jobq__ring *r)
 {
 	/* Tail first: read the other way round, a pop between the loads could make tail pass the

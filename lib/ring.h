@@ -53,6 +53,9 @@ bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg);
 /* Pops up to k items (k >= 1) with one claim: those published in a row from the next one on,
  * into out[0..n). Returns n, 0 as jobq__ring_pop returns false; never blocks. */
 unsigned jobq__ring_pop_many(struct jobq__ring *r, struct jobq__item *out, unsigned k);
+/* The next item to pop is published: a hint, which reads the consumers' lines only (size reads
+ * head, which the producers write). */
+bool jobq__ring_ready(const struct jobq__ring *r);
 /* Items pushed and not yet popped; exact when no push or pop is in progress. */
 uint64_t jobq__ring_size(const struct jobq__ring *r);
 /* Pushes ever made (claimed positions); counts every push that got in before a close, when read
