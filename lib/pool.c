@@ -64,9 +64,12 @@
  *     round); one that looks once before it parks steals at that look.
  *   - Wake-ups: items claimed into a batch count as pushed for the park/wake protocol. The
  *     claimer (or a thief that leaves items behind) wakes a sleeper when nobody searches, as a
- *     producer does after its push: batch_fill's seq_cst store plays the claim of head. A
- *     parking worker's last look takes in the batches too (any_batched), so items that wait
- *     in a batch while their owner runs a job that never ends still reach an idle worker.
+ *     producer does after its push: batch_fill's seq_cst store plays the claim of head. The
+ *     searchers it then relies on take in the batches as they do the rings: in the last look
+ *     before parking, and in the hand-over of the last one to find work (any_batched; without
+ *     the latter the chaos build hung in test_executor, a batched job left behind a searcher
+ *     that found other work). So items that wait in a batch while their owner runs a job that
+ *     never ends still reach an idle worker.
  *   - Pause: a worker takes from its batch inside its look, after the check of paused, as it
  *     pops a ring. A worker leaves (shrink, stop) only with an empty batch, and jobq_stats
  *     counts the batches as queued.
@@ -531,9 +534,11 @@ static void *worker_main(void *arg)
 		}
 		if (found) {
 			/* The last searcher to find work hands the search on if work is left, in
-			 * the rings or in batches. */
+			 * the rings or in batches: a claimer that saw it searching woke nobody for
+			 * its batch (see "Batches" at the top). */
 			if (atomic_fetch_sub(&p->nsearching, 1) == 1 &&
-			    atomic_load(&p->nsleepers) > 0 && (more || !rings_empty(p)))
+			    atomic_load(&p->nsleepers) > 0 &&
+			    (more || !rings_empty(p) || any_batched(p, w)))
 				wake_once(p);
 			run(w, it.fn, it.arg);
 			continue;
