@@ -60,7 +60,7 @@
  *     of the worker with the most (under ctl, if it is free), so a long job holds up none of
  *     the items claimed behind it while another worker is idle. A spinning searcher steals
  *     only from its STEAL_AFTER-th look on: sooner, two workers that ran empty posts took
- *     batches from each other while both were busy, and posted 12 % slower (the sixteenth
+ *     batches from each other while both were busy, and posted a fifth slower (the sixteenth
  *     round); one that looks once before it parks steals at that look.
  *   - Wake-ups: items claimed into a batch count as pushed for the park/wake protocol. The
  *     claimer (or a thief that leaves items behind) wakes a sleeper when nobody searches, as a
