@@ -65,11 +65,12 @@
  *   - Wake-ups: items claimed into a batch count as pushed for the park/wake protocol. The
  *     claimer (or a thief that leaves items behind) wakes a sleeper when nobody searches, as a
  *     producer does after its push: batch_fill's seq_cst store plays the claim of head. The
- *     searchers it then relies on take in the batches as they do the rings: in the last look
- *     before parking, and in the hand-over of the last one to find work (any_batched; without
- *     the latter the chaos build hung in test_executor, a batched job left behind a searcher
- *     that found other work). So items that wait in a batch while their owner runs a job that
- *     never ends still reach an idle worker.
+ *     searchers it then relies on take in the batches wherever they look at the rings for
+ *     work left: in the last look before parking, in the hand-over of the last one to find
+ *     work, and when one leaves (work_left; with the batches left out of the hand-over, the
+ *     chaos build hung in test_executor: a batched job left behind a searcher that found other
+ *     work). So items that wait in a batch while their owner runs a job that never ends still
+ *     reach an idle worker.
  *   - Pause: a worker takes from its batch inside its look, after the check of paused, as it
  *     pops a ring. A worker leaves (shrink, stop) only with an empty batch, and jobq_stats
  *     counts the batches as queued.
@@ -127,6 +128,7 @@
 #define SLIP_PAUSES 64 /* the longest slip */
 #define SLIP_RATE 4    /* pushes per eight pauses below which a slip ends (see the top) */
 #define BATCH_MAX 32   /* items one claim takes from a ring (see "Batches" at the top) */
+_Static_assert(BATCH_MAX < 256, "a batch's word holds its indexes in 8 bits");
 #define STEAL_AFTER 128 /* a spinning searcher's looks before it tries to steal */
 #define STEAL_EVERY 8   /* and then every this many looks */
 
@@ -471,11 +473,15 @@ static bool must_leave(struct jobq__pool *p, struct jobq__worker *w)
 	return atomic_load_explicit(&p->stop, memory_order_acquire) && rings_empty(p);
 }
 
-/* Items wait in other workers' batches: a parking worker's last look (see "Batches" at the
- * top). While ctl is held elsewhere the answer is yes, and the worker looks again rather than
- * wait for the lock: jobq__pool_fini holds it while it joins the workers. */
-static bool any_batched(struct jobq__pool *p, struct jobq__worker *self)
+/* Work waits for a searcher: in the rings, or in the batches of workers other than self (see
+ * "Batches" at the top). What a worker about to park, the last searcher to find work and a
+ * leaving worker look at, so that none of them leaves items behind with nobody searching. While
+ * ctl is held elsewhere the answer is yes rather than a wait for the lock: jobq__pool_fini holds
+ * it while it joins the workers. */
+static bool work_left(struct jobq__pool *p, struct jobq__worker *self)
 {
+	if (!rings_empty(p))
+		return true;
 	if (pthread_mutex_trylock(&p->ctl))
 		return true;
 	bool any = batched(p, self, NULL) > 0;
@@ -538,7 +544,7 @@ static void *worker_main(void *arg)
 			 * its batch (see "Batches" at the top). */
 			if (atomic_fetch_sub(&p->nsearching, 1) == 1 &&
 			    atomic_load(&p->nsleepers) > 0 &&
-			    (more || !rings_empty(p) || any_batched(p, w)))
+			    (more || work_left(p, w)))
 				wake_once(p);
 			run(w, it.fn, it.arg);
 			continue;
@@ -558,7 +564,7 @@ static void *worker_main(void *arg)
 		atomic_thread_fence(memory_order_seq_cst);
 		if (atomic_load(&p->draining))
 			notify_drain(p);
-		bool work = !atomic_load(&p->paused) && (!rings_empty(p) || any_batched(p, w));
+		bool work = !atomic_load(&p->paused) && work_left(p, w);
 		JOBQ_CHAOS_POINT(); /* decided to sleep, not asleep yet */
 		if (!work && !must_leave(p, w))
 			jobq__os_futex_wait(&p->word, key, 0);
@@ -574,9 +580,9 @@ static void *worker_main(void *arg)
 	if (search)
 		atomic_fetch_sub(&p->nsearching, 1);
 	p->idle(p);
-	/* A leaving worker may have been the searcher a producer relied on, or the last one a
-	 * drain waits for. */
-	if (!rings_empty(p))
+	/* A leaving worker may have been the searcher a producer or a claimer relied on, or the
+	 * last one a drain waits for. */
+	if (work_left(p, w))
 		wake(p, 1);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load(&p->draining))
@@ -754,7 +760,7 @@ int jobq__pool_wait_room(struct jobq__pool *p, unsigned prio, int64_t deadline_n
 	uint32_t key = atomic_load(&p->room_word);
 	atomic_fetch_add(&p->nroom_waiters, 1);
 	/* Look once more after registering: a pop before our registration bumped no word. The
-	 * fence pairs with the seq_cst claim in jobq__ring_pop. The registration is not taken
+	 * fence pairs with the seq_cst claim in jobq__ring_pop_many. The registration is not taken
 	 * back: the pop that wakes takes them all, and one left by a producer that did not
 	 * sleep costs one futex_wake that finds nobody. */
 	atomic_thread_fence(memory_order_seq_cst);
