@@ -189,16 +189,6 @@ unsigned jobq__ring_pop_many(struct jobq__ring *r, struct jobq__item *out, unsig
 	}
 }
 
-bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg)
-{
-	struct jobq__item it;
-	if (!jobq__ring_pop_many(r, &it, 1))
-		return false;
-	*fn = it.fn;
-	*arg = it.arg;
-	return true;
-}
-
 bool jobq__ring_ready(const struct jobq__ring *r)
 {
 	uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);

@@ -48,13 +48,12 @@ int jobq__ring_claim(struct jobq__ring *r, bool refuse_closed, uint64_t *pos);
 void jobq__ring_publish(struct jobq__ring *r, uint64_t pos, jobq__item_fn fn, void *arg);
 /* From now on claims with refuse_closed fail; the others go on. Any thread. */
 void jobq__ring_close(struct jobq__ring *r);
-/* false when the ring is empty (or its next item is not published yet); never blocks. */
-bool jobq__ring_pop(struct jobq__ring *r, jobq__item_fn *fn, void **arg);
 /* Pops up to k items (k >= 1) with one claim: those published in a row from the next one on,
- * into out[0..n). Returns n, 0 as jobq__ring_pop returns false; never blocks. */
+ * into out[0..n). Returns n; 0 when the ring is empty or its next item is not published yet.
+ * Never blocks. */
 unsigned jobq__ring_pop_many(struct jobq__ring *r, struct jobq__item *out, unsigned k);
-/* The next item to pop is published: a hint, which reads the consumers' lines only (size reads
- * head, which the producers write). */
+/* The next item to pop is published: a hint. It reads tail and that item's slot, as a pop
+ * does, and not head, which every push writes (jobq__ring_size reads it). */
 bool jobq__ring_ready(const struct jobq__ring *r);
 /* Items pushed and not yet popped; exact when no push or pop is in progress. */
 uint64_t jobq__ring_size(const struct jobq__ring *r);

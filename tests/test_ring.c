@@ -1,7 +1,8 @@
 /*
  * test_ring.c: the MPMC ring alone: tiny and large capacities, full and empty, many laps,
- * several producers and consumers where every item is tagged and must be seen exactly once, and
- * a close racing producers, after which exactly the pushes that got in are there.
+ * claims of one item and of several, several producers and consumers (claiming 1 to 32 items at
+ * a time) where every item is tagged and must be seen exactly once, and a close racing
+ * producers, after which exactly the pushes that got in are there.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -16,26 +17,50 @@ static void noop(void *arg)
 	(void)arg;
 }
 
+/* Pops one item into *arg (its function must be noop); false when there is none. */
+static bool pop_one(struct jobq__ring *r, void **arg)
+{
+	struct jobq__item it;
+	if (!jobq__ring_pop_many(r, &it, 1))
+		return false;
+	TEST_CHECK(it.fn == noop);
+	*arg = it.arg;
+	return true;
+}
+
 static void check_capacity(size_t asked, size_t expect)
 {
 	struct jobq__ring r;
-	jobq__item_fn fn;
 	void *arg;
+	struct jobq__item many[64];
 	ck_assert_int_eq(jobq__ring_init(&r, asked), 0);
 	ck_assert_uint_eq(r.mask + 1, expect);
-	ck_assert(!jobq__ring_pop(&r, &fn, &arg));
-	/* Fill, fail one more, then empty in order; many laps so positions wrap the slots. */
+	ck_assert(!pop_one(&r, &arg));
+	ck_assert(!jobq__ring_ready(&r));
+	/* Fill, fail one more, then empty in order, every other lap one item at a time and in
+	 * claims of up to 64 (more than a small ring holds: the claim stops where it comes round);
+	 * many laps so positions wrap the slots. */
 	uintptr_t laps = expect < 64 ? 1000 : 20;
 	for (uintptr_t lap = 0; lap < laps; lap++) {
 		for (uintptr_t i = 0; i < expect; i++)
 			TEST_CHECK(jobq__ring_push(&r, noop, (void *)(lap * expect + i)));
 		ck_assert(!jobq__ring_push(&r, noop, NULL));
 		ck_assert_uint_eq(jobq__ring_size(&r), expect);
-		for (uintptr_t i = 0; i < expect; i++) {
-			TEST_CHECK(jobq__ring_pop(&r, &fn, &arg));
-			TEST_CHECK(fn == noop && (uintptr_t)arg == lap * expect + i);
+		ck_assert(jobq__ring_ready(&r));
+		for (uintptr_t i = 0; i < expect;) {
+			if (lap % 2 == 0) {
+				TEST_CHECK(pop_one(&r, &arg));
+				TEST_CHECK((uintptr_t)arg == lap * expect + i);
+				i++;
+				continue;
+			}
+			unsigned n = jobq__ring_pop_many(&r, many, 64);
+			TEST_CHECK(n == (expect - i < 64 ? expect - i : 64));
+			for (unsigned k = 0; k < n; k++, i++)
+				TEST_CHECK(many[k].fn == noop && (uintptr_t)many[k].arg == lap * expect + i);
 		}
-		ck_assert(!jobq__ring_pop(&r, &fn, &arg));
+		ck_assert(!pop_one(&r, &arg));
+		ck_assert(!jobq__ring_ready(&r));
 		ck_assert_uint_eq(jobq__ring_size(&r), 0);
 	}
 	ck_assert_uint_eq(jobq__ring_pushed(&r), laps * expect);
@@ -92,15 +117,21 @@ static void *producer(void *p)
 	return NULL;
 }
 
+/* Consumer i claims up to claim_sizes[i] items at a time. */
+static const unsigned claim_sizes[] = {1, 2, 7, 32};
+_Static_assert(sizeof claim_sizes / sizeof claim_sizes[0] == CONSUMERS, "one size a consumer");
+
 static void *consumer(void *p)
 {
-	struct mpmc *m = p;
-	jobq__item_fn fn;
-	void *arg;
+	struct worker_arg *w = p;
+	struct mpmc *m = w->m;
+	struct jobq__item many[32];
 	for (;;) {
-		if (jobq__ring_pop(&m->ring, &fn, &arg)) {
-			atomic_fetch_add(&m->seen[(uintptr_t)arg], 1);
-			atomic_fetch_add(&m->consumed, 1);
+		unsigned n = jobq__ring_pop_many(&m->ring, many, claim_sizes[w->id]);
+		if (n) {
+			for (unsigned k = 0; k < n; k++)
+				atomic_fetch_add(&m->seen[(uintptr_t)many[k].arg], 1);
+			atomic_fetch_add(&m->consumed, n);
 		} else if (atomic_load(&m->producers_left) == 0 && jobq__ring_size(&m->ring) == 0) {
 			return NULL;
 		} else {
@@ -114,14 +145,16 @@ static void run_mpmc(size_t capacity)
 	struct mpmc m = {0};
 	const size_t total = (size_t)PRODUCERS * PER_PRODUCER;
 	pthread_t pt[PRODUCERS], ct[CONSUMERS];
-	struct worker_arg wa[PRODUCERS];
+	struct worker_arg wa[PRODUCERS], ca[CONSUMERS];
 
 	ck_assert_int_eq(jobq__ring_init(&m.ring, capacity), 0);
 	m.seen = calloc(total, 1);
 	ck_assert_ptr_nonnull(m.seen);
 	atomic_store(&m.producers_left, PRODUCERS);
-	for (unsigned i = 0; i < CONSUMERS; i++)
-		ck_assert_int_eq(pthread_create(&ct[i], NULL, consumer, &m), 0);
+	for (unsigned i = 0; i < CONSUMERS; i++) {
+		ca[i] = (struct worker_arg){&m, i};
+		ck_assert_int_eq(pthread_create(&ct[i], NULL, consumer, &ca[i]), 0);
+	}
 	for (unsigned i = 0; i < PRODUCERS; i++) {
 		wa[i] = (struct worker_arg){&m, i};
 		ck_assert_int_eq(pthread_create(&pt[i], NULL, producer, &wa[i]), 0);
@@ -163,7 +196,6 @@ static int refusable_push(struct jobq__ring *r, void *arg)
 START_TEST(close_refuses_only_refusable_pushes)
 {
 	struct jobq__ring r;
-	jobq__item_fn fn;
 	void *arg;
 	ck_assert_int_eq(jobq__ring_init(&r, 4), 0);
 	for (uintptr_t i = 0; i < 3; i++)
@@ -178,10 +210,10 @@ START_TEST(close_refuses_only_refusable_pushes)
 	ck_assert_int_eq(refusable_push(&r, NULL), JOBQ_ECLOSED);
 	ck_assert_uint_eq(jobq__ring_size(&r), 4);
 	for (uintptr_t i = 0; i < 4; i++) {
-		ck_assert(jobq__ring_pop(&r, &fn, &arg));
+		ck_assert(pop_one(&r, &arg));
 		ck_assert_uint_eq((uintptr_t)arg, i);
 	}
-	ck_assert(!jobq__ring_pop(&r, &fn, &arg));
+	ck_assert(!pop_one(&r, &arg));
 	ck_assert_uint_eq(jobq__ring_size(&r), 0);
 	ck_assert(jobq__ring_push(&r, noop, (void *)4));
 	ck_assert_uint_eq(jobq__ring_pushed(&r), 5);
@@ -213,7 +245,6 @@ START_TEST(close_racing_producers)
 	struct mpmc m = {0};
 	pthread_t pt[PRODUCERS];
 	struct worker_arg wa[PRODUCERS];
-	jobq__item_fn fn;
 	void *arg;
 	ck_assert_int_eq(jobq__ring_init(&m.ring, 1024), 0);
 	atomic_store(&m.producers_left, PRODUCERS);
@@ -225,14 +256,14 @@ START_TEST(close_racing_producers)
 	 * producers' feet and takes what is left. */
 	uint64_t popped = 0;
 	while (popped < 5000) {
-		if (jobq__ring_pop(&m.ring, &fn, &arg))
+		if (pop_one(&m.ring, &arg))
 			popped++;
 		else
 			sched_yield(); /* under valgrind, the producers' turn */
 	}
 	jobq__ring_close(&m.ring);
 	uint64_t pushed = jobq__ring_pushed(&m.ring);
-	while (jobq__ring_pop(&m.ring, &fn, &arg))
+	while (pop_one(&m.ring, &arg))
 		popped++;
 	for (unsigned i = 0; i < PRODUCERS; i++)
 		pthread_join(pt[i], NULL);
@@ -240,7 +271,7 @@ START_TEST(close_racing_producers)
 	 * was there to pop; none came after it. */
 	ck_assert_uint_eq(atomic_load(&m.consumed), pushed);
 	ck_assert_uint_eq(popped, pushed);
-	ck_assert(!jobq__ring_pop(&m.ring, &fn, &arg));
+	ck_assert(!pop_one(&m.ring, &arg));
 	jobq__ring_fini(&m.ring);
 }
 END_TEST
