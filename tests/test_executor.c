@@ -1237,8 +1237,9 @@ END_TEST
 /*
  * Items a worker claimed and has not started still count as queued, and a pause holds them:
  * the one worker claims the blocker and the ten tasks behind it, and once it has come back
- * from the blocker to a paused pool (it then puts its settled records away, so jobq_stats
- * shows the blocker retained), none of the ten has run.
+ * from the blocker to a paused pool, none of the ten has run. That it has come back shows in
+ * jobq_stats: with the default retain_count a worker keeps its settled records back until it
+ * finds no work (job.c, retain_settled), so the blocker counts as retained only then.
  */
 START_TEST(pause_holds_claimed_items)
 {
