@@ -29,6 +29,14 @@ char *jobq__strdup(const char *s);
 /* Zeroed memory aligned to align (a power of two), for structs with cache-line members. */
 void *jobq__aligned_calloc(size_t align, size_t size);
 void jobq__free(void *p);
+/*
+ * Zeroed memory for a large table that lasts as long as its owner (the record slots), aligned
+ * to a cache line. From 2 MiB on it is a mapping of its own, aligned to 2 MiB and offered to
+ * the kernel for transparent huge pages (see alloc.c). Free it with jobq__free_large and the
+ * same size.
+ */
+void *jobq__calloc_large(size_t size);
+void jobq__free_large(void *p, size_t size);
 
 /*
  * Fault injection for tests: the nth allocation from now made by the calling thread fails

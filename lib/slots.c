@@ -76,7 +76,7 @@ static void made(struct jobq__job *seg, size_t n)
 int jobq__slots_init(struct jobq__slots *s)
 {
 	memset(s->seg, 0, sizeof s->seg);
-	if (!(s->seg[0] = jobq__aligned_calloc(64, SEG0 * sizeof *s->seg[0])))
+	if (!(s->seg[0] = jobq__calloc_large(SEG0 * sizeof *s->seg[0])))
 		return JOBQ_ENOMEM;
 	made(s->seg[0], SEG0);
 	jobq__lock_init(&s->grow_mu);
@@ -95,7 +95,7 @@ static bool grow(struct jobq__slots *s, unsigned seen)
 	if ((w & EPOCH_MASK) == seen) {
 		unsigned i = seen + 1;
 		ok = i < JOBQ__NSEG &&
-		     (s->seg[i] = jobq__aligned_calloc(64, seg_len(i) * sizeof *s->seg[i])) != NULL;
+		     (s->seg[i] = jobq__calloc_large(seg_len(i) * sizeof *s->seg[i])) != NULL;
 		if (ok) {
 			made(s->seg[i], seg_len(i));
 			JOBQ_HB_BEFORE(&s->next);
@@ -157,7 +157,7 @@ void jobq__slots_fini(struct jobq__slots *s)
 	for (unsigned i = 0; i < JOBQ__NSEG; i++) {
 		if (s->seg[i])
 			ASAN_UNPOISON_MEMORY_REGION(s->seg[i], seg_len(i) * sizeof *s->seg[i]);
-		jobq__free(s->seg[i]);
+		jobq__free_large(s->seg[i], seg_len(i) * sizeof *s->seg[i]);
 		s->seg[i] = NULL;
 	}
 }

@@ -395,6 +395,40 @@ START_TEST(finished_records_are_forgotten)
 }
 END_TEST
 
+/* 20 000 jobs waiting at once double the record table to 32 Ki slots, whose newest segment of
+ * 16 Ki records is past 2 MiB and so is mapped for huge pages (alloc.c): every job in it is
+ * found, runs once and ends once. */
+START_TEST(table_past_a_huge_page_keeps_every_job)
+{
+	enum { N = 20000 };
+	jobq_t *q = make(2, 0, 0);
+	struct probe *p = calloc(N, sizeof *p);
+	uint64_t *ids = calloc(N, sizeof *ids);
+	ck_assert(p && ids);
+	ck_assert_int_eq(jobq_pause(q), 0);
+	for (int i = 0; i < N; i++) {
+		p[i].outcome = JOBQ_DONE;
+		jobq_job_options_t o = probe_opts(&p[i]);
+		ck_assert_int_eq(jobq_submit(q, probe_job, &p[i], &o, &ids[i]), 0);
+	}
+	ck_assert_uint_ge(jobq__id_table(ids[N - 1]), 32768);
+	jobq_status_t st;
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(jobq_status(q, ids[i], &st), 0);
+		ck_assert_int_eq(st.state, JOBQ_QUEUED);
+	}
+	ck_assert_int_eq(jobq_resume(q), 0);
+	ck_assert_int_eq(jobq_shutdown(q, JOBQ_DRAIN, 0), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(atomic_load(&p[i].runs), 1);
+		assert_ended_once(&p[i], JOBQ_SUCCEEDED);
+	}
+	ck_assert_int_eq(jobq_destroy(q), 0);
+	free(p);
+	free(ids);
+}
+END_TEST
+
 /* Once a forgotten job's record serves another job, the old id finds nothing, and no call
  * given it touches the new job. */
 START_TEST(stale_id_misses_its_reused_record)
@@ -1377,6 +1411,7 @@ Suite *suite(void)
 	tcase_add_test(tc, wait_many_all_and_any);
 	tcase_add_test(tc, waited_job_no_longer_running);
 	tcase_add_test(tc, finished_records_are_forgotten);
+	tcase_add_test(tc, table_past_a_huge_page_keeps_every_job);
 	tcase_add_test(tc, stale_id_misses_its_reused_record);
 	tcase_add_test(tc, lookups_race_record_reuse);
 	tcase_add_test(tc, batched_records_are_kept_and_forgotten);
