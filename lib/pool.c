@@ -258,7 +258,7 @@ static void slip(struct jobq__pool *p)
  */
 static inline void announce_look(struct jobq__pool *p, struct jobq__worker *w)
 {
-	if (p->light_looks) {
+	if (p->light_fences) {
 		atomic_store_explicit(&w->looking, 1, memory_order_relaxed);
 		atomic_signal_fence(memory_order_seq_cst);
 	} else {
@@ -266,10 +266,11 @@ static inline void announce_look(struct jobq__pool *p, struct jobq__worker *w)
 	}
 }
 
-/* The other half of announce_look: after paused is stored, before the flags are read. */
-static void fence_looks(struct jobq__pool *p)
+/* The other half of announce_look (after paused is stored, before the flags are read), and of
+ * a light settle (job.c). */
+void jobq__pool_fence_all(struct jobq__pool *p)
 {
-	if (p->light_looks)
+	if (p->light_fences)
 		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 }
 
@@ -652,12 +653,12 @@ int jobq__pool_init(struct jobq__pool *p, unsigned workers, size_t capacity)
 	pthread_mutex_init(&p->ctl, NULL);
 	/* Registered for every pool, not once per process: whether a child of fork(2) inherits
 	 * the registration is the kernel's business, and registering is idempotent and cheap.
-	 * Refused (a kernel before 4.14, a seccomp filter), the workers fence their looks
+	 * Refused (a kernel before 4.14, a seccomp filter), the frequent sides fence
 	 * themselves; so does the chaos build, so that CI runs both kinds. */
 #ifdef JOBQ_CHAOS
-	p->light_looks = false;
+	p->light_fences = false;
 #else
-	p->light_looks = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	p->light_fences = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 #endif
 	/* For helgrind: the fields from word to inline_busy are atomics (pool.h). */
 	JOBQ_HB_ATOMIC(&p->word, (size_t)((char *)&p->drain_mu - (char *)&p->word));
@@ -897,7 +898,7 @@ int jobq__pool_pause(struct jobq__pool *p, bool paused)
 		return JOBQ_ECLOSED;
 	}
 	atomic_store(&p->paused, 1);
-	fence_looks(p);
+	jobq__pool_fence_all(p);
 	/* Wait out the looks that began before paused was set (see pop()); a look never blocks,
 	 * so this is short, and a worker calling this from inside a job is not looking. */
 	for (struct jobq__worker *w = p->workers; w; w = w->next)

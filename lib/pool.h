@@ -50,9 +50,11 @@ struct jobq__pool {
 	 * before it leaves: the owner's chance to put away what the worker kept back while busy
 	 * (job.c's retention batch). Set, like held, before jobq__pool_init. */
 	void (*idle)(struct jobq__pool *p);
-	/* The kernel's membarrier(2) stands in for the workers' fence in pop() (pool.c): set by
-	 * jobq__pool_init before the workers start, read-only afterwards. */
-	bool light_looks;
+	/* The kernel's membarrier(2) stands in for the frequent side's fence where a rare side
+	 * pays for the order instead: a worker's look against a pause (pool.c) and a settle
+	 * against a waiter (job.c). Set by jobq__pool_init before the workers start, read-only
+	 * afterwards. */
+	bool light_fences;
 
 	pthread_mutex_t ctl; /* guards the fields below; closed, and paused = 1, are stored under it */
 	struct jobq__worker *workers;
@@ -118,6 +120,10 @@ void jobq__pool_held_changed(struct jobq__pool *p);
 /* Pauses (workers leave the rings alone once it returns) or resumes the pool. 0, or
  * JOBQ_ECLOSED for a pause of a closed pool. */
 int jobq__pool_pause(struct jobq__pool *p, bool paused);
+/* The rare side of a light fence (light_fences): once it returns, every thread of the process
+ * has passed a full fence since the call began. Without light fences, a no-op (the frequent
+ * side fences itself). Any thread. */
+void jobq__pool_fence_all(struct jobq__pool *p);
 int jobq__pool_set_workers(struct jobq__pool *p, unsigned n);
 
 /* The pool whose item the calling thread is running, or NULL. */

@@ -83,9 +83,33 @@ static int settled(struct jobq__registry *r, uint64_t id, jobq_status_t *out)
 }
 
 /*
- * Waits until all (or, with any, one) of ids are settled. Settling is permanent, so a scan
- * resumes where the last one stopped and a long list costs O(n) over the whole wait. out, for a
- * single id, receives its final snapshot.
+ * Looks at ids from *first on: 0 when all (or, with any, one) are settled, JOBQ_ETIMEDOUT when
+ * not yet, JOBQ_ENOENT for an unknown id. Settling is permanent, so a scan resumes where the
+ * last one stopped (*first, all mode) and a long list costs O(n) over the whole wait.
+ */
+static int scan(struct jobq__registry *r, const uint64_t *ids, size_t n, bool any, size_t *first,
+		size_t *which, jobq_status_t *out)
+{
+	for (size_t i = any ? 0 : *first; i < n; i++) {
+		int s = settled(r, ids[i], out);
+		if (s < 0)
+			return s;
+		if (s && any) {
+			if (which)
+				*which = i;
+			return 0;
+		}
+		if (!s && !any)
+			return JOBQ_ETIMEDOUT;
+		if (!any)
+			*first = i + 1;
+	}
+	return any ? JOBQ_ETIMEDOUT : 0;
+}
+
+/*
+ * Waits until all (or, with any, one) of ids are settled. out, for a single id, receives its
+ * final snapshot.
  */
 static int wait_for(jobq_t *q, const uint64_t *ids, size_t n, bool any, unsigned timeout_ms,
 		    size_t *which, jobq_status_t *out)
@@ -95,37 +119,22 @@ static int wait_for(jobq_t *q, const uint64_t *ids, size_t n, bool any, unsigned
 	struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
 	size_t first = 0; /* ids[0..first) are known to be settled (all mode) */
 	bool expired = false;
-	int rc;
 
 	pthread_mutex_lock(&r->wait_mu);
-	atomic_fetch_add(&r->nwaiters, 1);
-	for (;;) {
-		rc = JOBQ_ETIMEDOUT;
-		for (size_t i = any ? 0 : first; i < n; i++) {
-			int s = settled(r, ids[i], out);
-			if (s < 0 || (s && any)) {
-				rc = s < 0 ? s : 0;
-				if (which && s > 0)
-					*which = i;
-				break;
-			}
-			if (!s) {
-				if (any)
-					continue;
-				break;
-			}
-			first = i + 1;
+	/* Jobs already settled need no registration, nor the fence that follows it. */
+	int rc = scan(r, ids, n, any, &first, which, out);
+	if (rc == JOBQ_ETIMEDOUT) {
+		atomic_fetch_add(&r->nwaiters, 1);
+		jobq__pool_fence_all(&q->pool); /* the settle's order, where it is light (job.c) */
+		while ((rc = scan(r, ids, n, any, &first, which, out)) == JOBQ_ETIMEDOUT &&
+		       !expired) {
+			if (!timeout_ms)
+				pthread_cond_wait(&r->wait_cv, &r->wait_mu);
+			else
+				expired = pthread_cond_timedwait(&r->wait_cv, &r->wait_mu, &ts) != 0;
 		}
-		if (!any && first == n)
-			rc = 0;
-		if (rc != JOBQ_ETIMEDOUT || expired)
-			break;
-		if (!timeout_ms)
-			pthread_cond_wait(&r->wait_cv, &r->wait_mu);
-		else
-			expired = pthread_cond_timedwait(&r->wait_cv, &r->wait_mu, &ts) != 0;
+		atomic_fetch_sub(&r->nwaiters, 1);
 	}
-	atomic_fetch_sub(&r->nwaiters, 1);
 	pthread_mutex_unlock(&r->wait_mu);
 	return rc;
 }

@@ -131,6 +131,8 @@ struct jobq__job *jobq__slots_take(struct jobq__slots *s)
 			ASAN_UNPOISON_MEMORY_REGION((char *)j + JOBQ__JOB_BODY,
 						    sizeof *j - JOBQ__JOB_BODY);
 			JOBQ_HB_RECYCLED((char *)j + JOBQ__JOB_BODY, sizeof *j - JOBQ__JOB_BODY);
+			/* Of the body, settled is only ever accessed atomically (job.c, settle). */
+			JOBQ_HB_ATOMIC(&j->settled, sizeof j->settled);
 			memset((char *)j + JOBQ__JOB_BODY, 0, sizeof *j - JOBQ__JOB_BODY);
 			j->id = id;
 			return j;
