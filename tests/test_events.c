@@ -31,11 +31,13 @@ static jobq_outcome_t retry_once(jobq_ctx_t *ctx, void *arg)
 	return JOBQ_DONE;
 }
 
+enum { WORKERS = 2 };
+
 static jobq_t *make(void)
 {
 	jobq_options_t o;
 	jobq_options_init(&o);
-	o.workers = 2;
+	o.workers = WORKERS;
 	jobq_t *q;
 	ck_assert_int_eq(jobq_create(&q, &o), 0);
 	return q;
@@ -68,6 +70,35 @@ static size_t read_all(jobq_sub_t *sub, jobq_event_t *out, size_t cap)
 	return total;
 }
 
+/* A task that every worker runs at once: none returns before all have started. */
+struct fence {
+	struct latch started, done;
+};
+
+static void fence_task(void *arg)
+{
+	struct fence *f = arg;
+	latch_arrive(&f->started);
+	latch_wait(&f->started);
+	latch_arrive(&f->done);
+}
+
+/* Returns once each worker of q has finished what it ran before. A job's final event comes
+ * after jobq_wait has returned for it (jobq_subscribe(3): once it is published, jobq_wait
+ * returns at once), so a test that reads the events of the jobs it waited for first has each
+ * worker run a fence task, all of them at the same time. */
+static void quiesce(jobq_t *q)
+{
+	struct fence f;
+	latch_init(&f.started, WORKERS);
+	latch_init(&f.done, WORKERS);
+	for (int i = 0; i < WORKERS; i++)
+		ck_assert_int_eq(jobq_post(q, fence_task, &f), 0);
+	latch_wait(&f.done);
+	latch_destroy(&f.started);
+	latch_destroy(&f.done);
+}
+
 START_TEST(one_job_in_order_through_fd)
 {
 	jobq_t *q = make();
@@ -75,6 +106,7 @@ START_TEST(one_job_in_order_through_fd)
 	uint64_t id;
 	ck_assert_int_eq(jobq_submit(q, progress_job, NULL, NULL, &id), 0);
 	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	quiesce(q);
 	jobq_event_t ev[16];
 	size_t n = read_all(sub, ev, 16);
 	ck_assert_uint_eq(n, 6);
@@ -103,6 +135,7 @@ START_TEST(retry_transitions_are_visible)
 	uint64_t id;
 	ck_assert_int_eq(jobq_submit(q, retry_once, NULL, NULL, &id), 0);
 	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	quiesce(q);
 	jobq_event_t ev[16];
 	size_t n = read_all(sub, ev, 16);
 	const jobq_state_t states[] = {JOBQ_QUEUED,    JOBQ_RUNNING, JOBQ_FAILED, JOBQ_SCHEDULED,
@@ -127,6 +160,7 @@ START_TEST(filters_by_job_and_kind)
 	ck_assert_int_eq(jobq_resume(q), 0);
 	uint64_t ids[2] = {a, b};
 	ck_assert_int_eq(jobq_wait_many(q, ids, 2, 0, 0, NULL), 0);
+	quiesce(q);
 	jobq_event_t ev[32];
 	size_t n = read_all(only_b, ev, 32);
 	ck_assert_uint_eq(n, 5); /* running, 3 x progress, succeeded */
@@ -149,6 +183,7 @@ START_TEST(slow_subscriber_gets_dropped_marker)
 	for (int i = 0; i < JOBS; i++)
 		ck_assert_int_eq(jobq_submit(q, retry_once, NULL, NULL, &ids[i]), 0);
 	ck_assert_int_eq(jobq_wait_many(q, ids, JOBS, 0, 0, NULL), 0);
+	quiesce(q);
 	jobq_event_t ev[8];
 	size_t n = read_all(sub, ev, 8);
 	ck_assert_uint_eq(n, 5);
@@ -160,6 +195,7 @@ START_TEST(slow_subscriber_gets_dropped_marker)
 	uint64_t id;
 	ck_assert_int_eq(jobq_submit(q, progress_job, NULL, NULL, &id), 0);
 	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	quiesce(q);
 	n = read_all(sub, ev, 8);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_int_eq(jobq_destroy(q), 0);
