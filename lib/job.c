@@ -547,7 +547,7 @@ void jobq__retain_flush(struct jobq__registry *r)
 }
 
 /*
- * Marks j settled, ordered before the load of nwaiters in jobq__wake_waiters that follows: a
+ * Marks j settled, ordered before the load of nwaiters in wake_waiters that follows: a
  * waiter registers in nwaiters, then looks at settled (wait_for in query.c), so either it sees
  * settled or the ender sees it registered and wakes it. The order is a full fence on one side.
  * Where the pool's fences are light (pool.h) the waiter, which is about to sleep anyway, pays
@@ -568,7 +568,8 @@ static void settle(jobq_t *q, struct jobq__job *j)
 	}
 }
 
-void jobq__wake_waiters(struct jobq__registry *r)
+/* Wakes jobq_wait callers if there are any. */
+static void wake_waiters(struct jobq__registry *r)
 {
 	/* seq_cst pairs with the waiter's increment of nwaiters before it looks at the record's
 	 * settled flag (see settle). */
@@ -643,7 +644,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 		jobq__dead_add(&q->reg, j);
 	else
 		retain_settled(q, j);
-	jobq__wake_waiters(&q->reg);
+	wake_waiters(&q->reg);
 }
 
 /*

@@ -169,8 +169,6 @@ void jobq__retain(struct jobq__registry *r, struct jobq__job *j);
 void jobq__retain_flush(struct jobq__registry *r);
 /* Drops a reference; the last one frees the record. */
 void jobq__job_unref(struct jobq__job *j);
-/* Wakes jobq_wait callers if there are any. */
-void jobq__wake_waiters(struct jobq__registry *r);
 
 /* Fills *st from j. Caller holds j->mu. */
 void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st);

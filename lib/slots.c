@@ -32,6 +32,12 @@ static size_t seg_len(unsigned i)
 	return i ? (size_t)SEG0 << (i - 1) : SEG0;
 }
 
+/* Segment i's size in bytes: what it is allocated with and freed with. */
+static size_t seg_bytes(unsigned i)
+{
+	return seg_len(i) * sizeof(struct jobq__job);
+}
+
 struct jobq__job *jobq__slots_at(const struct jobq__slots *s, uint32_t n)
 {
 	if (n < SEG0)
@@ -76,7 +82,7 @@ static void made(struct jobq__job *seg, size_t n)
 int jobq__slots_init(struct jobq__slots *s)
 {
 	memset(s->seg, 0, sizeof s->seg);
-	if (!(s->seg[0] = jobq__calloc_large(SEG0 * sizeof *s->seg[0])))
+	if (!(s->seg[0] = jobq__calloc_large(seg_bytes(0))))
 		return JOBQ_ENOMEM;
 	made(s->seg[0], SEG0);
 	jobq__lock_init(&s->grow_mu);
@@ -94,8 +100,7 @@ static bool grow(struct jobq__slots *s, unsigned seen)
 	uint64_t w = atomic_load_explicit(&s->next, memory_order_relaxed);
 	if ((w & EPOCH_MASK) == seen) {
 		unsigned i = seen + 1;
-		ok = i < JOBQ__NSEG &&
-		     (s->seg[i] = jobq__calloc_large(seg_len(i) * sizeof *s->seg[i])) != NULL;
+		ok = i < JOBQ__NSEG && (s->seg[i] = jobq__calloc_large(seg_bytes(i))) != NULL;
 		if (ok) {
 			made(s->seg[i], seg_len(i));
 			JOBQ_HB_BEFORE(&s->next);
@@ -158,8 +163,8 @@ void jobq__slots_fini(struct jobq__slots *s)
 {
 	for (unsigned i = 0; i < JOBQ__NSEG; i++) {
 		if (s->seg[i])
-			ASAN_UNPOISON_MEMORY_REGION(s->seg[i], seg_len(i) * sizeof *s->seg[i]);
-		jobq__free_large(s->seg[i], seg_len(i) * sizeof *s->seg[i]);
+			ASAN_UNPOISON_MEMORY_REGION(s->seg[i], seg_bytes(i));
+		jobq__free_large(s->seg[i], seg_bytes(i));
 		s->seg[i] = NULL;
 	}
 }
