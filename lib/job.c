@@ -25,16 +25,15 @@
  *     batches, mostly by the submit that needs a record: reclaim_bound) and by age. A worker
  *     adds its settled records in batches (retain_settled).
  *
- * Threads and locks: the counts are atomics in per-thread stripes. A record's own mutex (mu)
- * guards listed (but for the publish's one store) and the fields that change once it is
- * registered (attempt, code, started_ns and finished_ns, percent, progress, result, error,
- * retry_after_ms, flags, key, the timer's due and realtime; the timer thread also moves due,
- * under its own lock, when a due job found the ring full, so a reader takes that lock for it);
- * state, cancel, refs and settled are atomics, link belongs to the list that holds the record,
- * and the rest is written before the record is registered. A thread holds at most one record
- * mutex; the timer's and the key table's mutexes may be taken inside it, never the other way
- * round; fin_mu, the slots' grow_mu and wait_mu are never held with it, except that wait_mu
- * is held around lookups.
+ * Threads and locks: each thread counts on a line of its own (count). A record's own mutex (mu)
+ * guards listed (but for the publish's one store) and the fields that change once it is registered
+ * (attempt, code, started_ns and finished_ns, percent, progress, result, error, retry_after_ms,
+ * flags, key, the timer's due and realtime; the timer thread also moves due, under its own lock,
+ * when a due job found the ring full, so a reader takes that lock for it); state, cancel, refs and
+ * settled are atomics, link belongs to the list that holds the record, and the rest is written
+ * before the record is registered. A thread holds at most one record mutex; the timer's and the
+ * key table's mutexes may be taken inside it, never the other way round; fin_mu, the slots'
+ * grow_mu and wait_mu are never held with it, except that wait_mu is held around lookups.
  * Callbacks run with no lock held. The records', fin_mu and grow_mu are lock.h's word locks;
  * wait_mu and dead_mu, which a condition variable or a rare caller needs, are pthread
  * mutexes.
@@ -56,16 +55,23 @@
 
 #define MS 1000000LL
 
-/* The calling thread's stripe of r->counts: threads take stripes in turn as they first count,
- * so the workers of one pool, started one after another, count on lines of their own. */
-static struct jobq__counts *counts_mine(struct jobq__registry *r)
+/*
+ * Counts one job of kind (COUNT_*) on the calling thread's own line of r->counts, as its only
+ * writer, or with an atomic add on the shared line for a thread without a number (job.h).
+ * With an atomic add on a line per thread, as before, a count waited for the stores before it
+ * (the record just filled or ended): interleaved runs of bench -x 0,1,1,2,400000 gave XXX
+ * (docs/BENCHMARKS.md, the eighteenth round).
+ */
+static void count(struct jobq__registry *r, unsigned kind)
 {
-	static _Atomic unsigned next_stripe;
-	static _Thread_local unsigned stripe; /* 1 + the index; 0 until the first */
-	if (!stripe)
-		stripe = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) %
-				 JOBQ__NSTRIPES + 1;
-	return &r->counts[stripe - 1];
+	int n = jobq__tnum();
+	if (n < 0) {
+		atomic_fetch_add_explicit(&r->counts[JOBQ__TNUMS].n[kind], 1, memory_order_relaxed);
+		return;
+	}
+	_Atomic uint64_t *c = &r->counts[n].n[kind];
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 }
 
 static bool claim(struct jobq__job *j, int from, int to)
@@ -93,8 +99,9 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 	r->fin = jobq__calloc(r->fin_cap, sizeof *r->fin);
 	if (!r->fin)
 		return JOBQ_ENOMEM;
-	/* For helgrind: a hint read without fin_mu (reclaim). */
+	/* For helgrind: a hint read without fin_mu (reclaim), and counts read while written. */
 	JOBQ_HB_ATOMIC(&r->reclaimable, sizeof r->reclaimable);
+	JOBQ_HB_ATOMIC(r->counts, sizeof r->counts);
 	if (jobq__slots_init(&r->slots)) {
 		jobq__free(r->fin);
 		return JOBQ_ENOMEM;
@@ -297,8 +304,7 @@ int jobq__job_publish(jobq_t *q, struct jobq__job *j, int inline_run)
 		atomic_store_explicit(&j->listed, true, memory_order_release);
 	}
 	/* One count a submit: submitted is queued + held, pushed is queued + timed. */
-	struct jobq__counts *c = counts_mine(&q->reg);
-	atomic_fetch_add_explicit(queued ? &c->queued : &c->held, 1, memory_order_relaxed);
+	count(&q->reg, queued ? COUNT_QUEUED : COUNT_HELD);
 	if (queued)
 		jobq__pool_publish(&q->pool, j->prio, pos, jobq__job_run, j); /* the last touch */
 	return 0;
@@ -615,11 +621,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	struct jobq__key *key = j->key;
 	j->key = NULL;
 	jobq__unlock(&j->mu);
-	struct jobq__counts *c = counts_mine(&q->reg);
-	atomic_fetch_add_explicit(state == JOBQ_SUCCEEDED ? &c->succeeded
-				  : dead		    ? &c->dead
-							    : &c->cancelled,
-				  1, memory_order_relaxed);
+	count(&q->reg, state == JOBQ_SUCCEEDED ? COUNT_SUCCEEDED : dead ? COUNT_DEAD : COUNT_CANCELLED);
 
 	if (key)
 		jobq__keys_ended(&q->keys, key, jobq__now(q, false));
@@ -738,7 +740,7 @@ static int reschedule(struct jobq__job *j)
 		jobq__unlock(&j->mu);
 		return rc;
 	}
-	atomic_fetch_add_explicit(&counts_mine(&q->reg)->retried, 1, memory_order_relaxed);
+	count(&q->reg, COUNT_RETRIED);
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_SCHEDULED);
 	/* A cancel that came while the job was FAILED only set the flag: act on it now. */
 	int won = atomic_load(&j->cancel) ? claim_waiting(j) : 0;
@@ -793,7 +795,7 @@ void jobq__job_run(void *job)
 	j->code = code;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_FAILED);
 	jobq__unlock(&j->mu);
-	atomic_fetch_add_explicit(&counts_mine(&q->reg)->failed, 1, memory_order_relaxed);
+	count(&q->reg, COUNT_FAILED);
 
 	if (atomic_load(&j->cancel) || (retry && atomic_load(&q->reg.cancel_all)))
 		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
@@ -823,7 +825,7 @@ bool jobq__job_due(struct jobq__timer *t, void *owner)
 		jobq__unlock(&j->mu);
 	}
 	if (jobq__pool_push(&q->pool, j->prio, jobq__job_run, j)) {
-		atomic_fetch_add_explicit(&counts_mine(&q->reg)->timed, 1, memory_order_relaxed);
+		count(&q->reg, COUNT_TIMED);
 		return true;
 	}
 	/* The ring is full: back to the timer, unless a canceller took it meanwhile. */
@@ -835,19 +837,19 @@ bool jobq__job_due(struct jobq__timer *t, void *owner)
 
 void jobq__registry_stats(struct jobq__registry *r, struct jobq__reg_stats *out)
 {
+	uint64_t n[JOBQ__NCOUNTS] = {0};
 	memset(out, 0, sizeof *out);
 	jobq__retain(r, NULL);
-	for (unsigned i = 0; i < JOBQ__NSTRIPES; i++) {
-		struct jobq__counts *c = &r->counts[i];
-		uint64_t queued = atomic_load_explicit(&c->queued, memory_order_relaxed);
-		out->submitted += queued + atomic_load_explicit(&c->held, memory_order_relaxed);
-		out->pushed += queued + atomic_load_explicit(&c->timed, memory_order_relaxed);
-		out->succeeded += atomic_load_explicit(&c->succeeded, memory_order_relaxed);
-		out->failed += atomic_load_explicit(&c->failed, memory_order_relaxed);
-		out->retried += atomic_load_explicit(&c->retried, memory_order_relaxed);
-		out->cancelled += atomic_load_explicit(&c->cancelled, memory_order_relaxed);
-		out->dead += atomic_load_explicit(&c->dead, memory_order_relaxed);
-	}
+	for (unsigned i = 0; i <= JOBQ__TNUMS; i++)
+		for (unsigned k = 0; k < JOBQ__NCOUNTS; k++)
+			n[k] += atomic_load_explicit(&r->counts[i].n[k], memory_order_relaxed);
+	out->submitted = n[COUNT_QUEUED] + n[COUNT_HELD];
+	out->pushed = n[COUNT_QUEUED] + n[COUNT_TIMED];
+	out->succeeded = n[COUNT_SUCCEEDED];
+	out->failed = n[COUNT_FAILED];
+	out->retried = n[COUNT_RETRIED];
+	out->cancelled = n[COUNT_CANCELLED];
+	out->dead = n[COUNT_DEAD];
 	jobq__lock(&r->fin_mu);
 	out->retained = r->nretained;
 	jobq__unlock(&r->fin_mu);

@@ -15,6 +15,7 @@
 #include "ring.h"
 #include "sched.h"
 #include "slots.h"
+#include "tnum.h"
 #include "lock.h"
 
 struct jobq__key;
@@ -84,20 +85,32 @@ struct jobq_ctx {
 };
 
 /*
- * How many jobs were submitted and pushed to a ring and how they ended, counted without a
- * lock by the threads that do it, each in its own stripe (a line; job.c, counts_mine). One
- * count of each would be a line that the submitter and the workers passed between them.
- * A submit counts once: queued (pushed to a ring) or held (on the timer, or run by the
- * caller); timed counts the timer's pushes.
+ * How many jobs were submitted and pushed to a ring and how they ended (the kinds below),
+ * counted by the threads that do it, each on a line of its own that it alone writes, with
+ * plain stores: the line of its thread number (tnum.h), or a shared line with an atomic add
+ * for a thread without one (job.c, count). One count of each would be a line that the
+ * submitter and the workers passed between them, and an atomic add on a line of one's own still
+ * waits for every store before it. A submit counts once: queued (pushed to a ring) or held
+ * (on the timer, or run by the caller); timed counts the timer's pushes.
  */
-#define JOBQ__NSTRIPES 16
+enum {
+	COUNT_QUEUED,
+	COUNT_HELD,
+	COUNT_TIMED,
+	COUNT_SUCCEEDED,
+	COUNT_FAILED,
+	COUNT_RETRIED,
+	COUNT_CANCELLED,
+	COUNT_DEAD,
+	JOBQ__NCOUNTS
+};
 struct jobq__counts {
-	alignas(JOBQ_CACHELINE) _Atomic uint64_t queued, held, timed;
-	_Atomic uint64_t succeeded, failed, retried, cancelled, dead;
+	alignas(JOBQ_CACHELINE) _Atomic uint64_t n[JOBQ__NCOUNTS];
 };
 
 struct jobq__registry {
-	struct jobq__counts counts[JOBQ__NSTRIPES];
+	/* One line per thread number, then the shared one. */
+	struct jobq__counts counts[JOBQ__TNUMS + 1];
 	/* The records and their ids (slots.h). */
 	alignas(JOBQ_CACHELINE) struct jobq__slots slots;
 

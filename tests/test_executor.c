@@ -1233,6 +1233,8 @@ START_TEST(set_workers_grows_and_shrinks)
 	ck_assert_int_eq(jobq_set_workers(q, 1), 0);
 	ck_assert_int_eq(jobq_stats(q, &s), 0);
 	ck_assert_uint_eq(s.workers, 1);
+	/* Each worker counted its own jobs: the counts of those gone are kept. */
+	ck_assert_uint_eq(s.succeeded, 4);
 	_Atomic int n = 0;
 	for (int i = 0; i < 1000; i++)
 		ck_assert_int_eq(jobq_post(q, count_task, &n), 0);
@@ -1241,6 +1243,53 @@ START_TEST(set_workers_grows_and_shrinks)
 	ck_assert_int_eq(atomic_load(&n), 1000);
 	ck_assert_int_eq(jobq_destroy(q), 0);
 	pthread_barrier_destroy(&m.all_running);
+}
+END_TEST
+
+/*
+ * Each thread counts on a line of its own, by a thread number that it holds while it lives
+ * (tnum.h); there are 64. A wave of 80 submitting threads alive at once holds them all, so 16
+ * count on the shared line; the waves after it take the numbers that the first left behind,
+ * and add to counts that its threads wrote. Every job must be counted once all the same.
+ */
+enum { COUNTERS = 80, COUNTER_JOBS = 50, COUNTER_WAVES = 3 };
+
+struct counter_wave {
+	jobq_t *q;
+	pthread_barrier_t all_counted;
+};
+
+static void *count_jobs(void *arg)
+{
+	struct counter_wave *w = arg;
+	uint64_t ids[COUNTER_JOBS];
+	for (int i = 0; i < COUNTER_JOBS; i++) {
+		ck_assert_int_eq(jobq_submit(w->q, done_job, NULL, NULL, &ids[i]), 0);
+		if (i == 0) /* every thread of the wave has counted before any goes on */
+			pthread_barrier_wait(&w->all_counted);
+	}
+	ck_assert_int_eq(jobq_wait_many(w->q, ids, COUNTER_JOBS, 0, 0, NULL), 0);
+	return NULL;
+}
+
+START_TEST(counts_survive_more_threads_than_numbers)
+{
+	struct counter_wave w = {.q = make(2, 0, 0)};
+	for (int wave = 0; wave < COUNTER_WAVES; wave++) {
+		pthread_t t[COUNTERS];
+		pthread_barrier_init(&w.all_counted, NULL, COUNTERS);
+		for (int i = 0; i < COUNTERS; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL, count_jobs, &w), 0);
+		for (int i = 0; i < COUNTERS; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&w.all_counted);
+		jobq_stats_t s;
+		ck_assert_int_eq(jobq_stats(w.q, &s), 0);
+		uint64_t all = (uint64_t)(wave + 1) * COUNTERS * COUNTER_JOBS;
+		ck_assert_uint_eq(s.submitted, all);
+		ck_assert_uint_eq(s.succeeded, all);
+	}
+	ck_assert_int_eq(jobq_destroy(w.q), 0);
 }
 END_TEST
 
@@ -1436,6 +1485,7 @@ Suite *suite(void)
 	tcase_add_test(tc, block_inside_job_runs_inline);
 	tcase_add_test(tc, low_priority_never_starves);
 	tcase_add_test(tc, set_workers_grows_and_shrinks);
+	tcase_add_test(tc, counts_survive_more_threads_than_numbers);
 	tcase_add_test(tc, claimed_batches_are_stolen_by_idle_workers);
 	tcase_add_test(tc, pause_holds_claimed_items);
 	tcase_add_test(tc, executors_are_independent);
