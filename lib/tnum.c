@@ -39,11 +39,13 @@ static void make_key(void)
 {
 	JOBQ_HB_ATOMIC(held, sizeof held);
 	key_made = pthread_key_create(&key, give_back) == 0;
+	JOBQ_HB_BEFORE(&key_once); /* helgrind does not see pthread_once's order */
 }
 
 static int take(void)
 {
 	pthread_once(&key_once, make_key);
+	JOBQ_HB_AFTER(&key_once);
 	for (int n = 0; key_made && n < JOBQ__TNUMS; n++) {
 		bool free_number = false;
 		if (atomic_load_explicit(&held[n], memory_order_relaxed) ||
