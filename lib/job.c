@@ -622,7 +622,8 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	struct jobq__key *key = j->key;
 	j->key = NULL;
 	jobq__unlock(&j->mu);
-	count(&q->reg, state == JOBQ_SUCCEEDED ? COUNT_SUCCEEDED : dead ? COUNT_DEAD : COUNT_CANCELLED);
+	count(&q->reg, state == JOBQ_SUCCEEDED ? COUNT_SUCCEEDED
+		       : dead ? COUNT_DEAD : COUNT_CANCELLED);
 
 	if (key)
 		jobq__keys_ended(&q->keys, key, jobq__now(q, false));
