@@ -6,6 +6,8 @@
  * A thread that calls in after the destructor ran (from another key's destructor) has no
  * number any more, and gets -1 from then on. A thread that finds every number taken also gets
  * -1, and does not look again: the 65th thread at once to count is served by the atomic add.
+ * After fork(2) the child's one thread keeps its number; those of the parent's other threads
+ * stay held in the child and are not handed out again there.
  *
  * Not taken: numbers per executor, which an executor would have to hand back at the exit of a
  * thread that may outlive it.
@@ -23,13 +25,13 @@ static _Atomic bool held[JOBQ__TNUMS];
 static pthread_key_t key;
 static bool key_made;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static _Thread_local int mine; /* 1 + the number; 0 before the first call; -1 none */
+_Thread_local int jobq__tnum_mine;
 
 /* The key's destructor: the exiting thread gives its number back. */
 static void give_back(void *v)
 {
 	int n = (int)(intptr_t)v - 1;
-	mine = -1;
+	jobq__tnum_mine = -1;
 	JOBQ_HB_BEFORE(&held[n]);
 	/* Release: the next holder sees this thread's counts before it adds to them. */
 	atomic_store_explicit(&held[n], false, memory_order_release);
@@ -42,7 +44,8 @@ static void make_key(void)
 	JOBQ_HB_BEFORE(&key_once); /* helgrind does not see pthread_once's order */
 }
 
-static int take(void)
+/* jobq__tnum's first call in a thread. */
+int jobq__tnum_take(void)
 {
 	pthread_once(&key_once, make_key);
 	JOBQ_HB_AFTER(&key_once);
@@ -58,16 +61,9 @@ static int take(void)
 			atomic_store_explicit(&held[n], false, memory_order_release);
 			break;
 		}
-		mine = n + 1;
+		jobq__tnum_mine = n + 1;
 		return n;
 	}
-	mine = -1;
+	jobq__tnum_mine = -1;
 	return -1;
-}
-
-int jobq__tnum(void)
-{
-	if (mine > 0)
-		return mine - 1;
-	return mine ? -1 : take();
 }
