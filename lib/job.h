@@ -59,13 +59,14 @@ struct jobq__job {
 	void *result;
 	struct jobq__job *link; /* on the dead-letter list */
 	struct jobq__key *key;  /* idempotency key held, or NULL */
-	int64_t created_ns, started_ns, finished_ns;
+	int64_t created_ns, started_ns;
+	_Atomic int64_t finished_ns; /* written by the ender without mu (job.c, end) */
 	/* timer.due is the run time while SCHEDULED and the soft deadline (monotonic, 0 = none)
 	 * while RUNNING. */
 	struct jobq__timer timer;
 	_Atomic int state;
 	_Atomic int cancel; /* cancellation was asked for */
-	int code;
+	_Atomic int code;   /* written by the ender without mu (job.c, end) */
 	uint32_t timeout_ms;
 	uint32_t retry_after_ms;
 	uint32_t backoff_base_ms, backoff_cap_ms;
@@ -183,7 +184,7 @@ void jobq__retain_flush(struct jobq__registry *r);
 /* Drops a reference; the last one frees the record. */
 void jobq__job_unref(struct jobq__job *j);
 
-/* Fills *st from j. Caller holds j->mu. */
+/* Fills *st from j. Caller holds j->mu, or is the thread that ends j (job.c, end). */
 void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st);
 /* Tells subscribers that j is in state (kind JOBQ_EV_STATE) or reported progress
  * (JOBQ_EV_PROGRESS). Caller holds j->mu, which keeps one job's events in order; the
