@@ -44,6 +44,15 @@
  *     one of their items and handed nothing on, and the rest waited while a worker slept
  *     (found by valgrind, a hang in test_executor; reproduced and fixed in the Promela model,
  *     hardening/parkwake.pml).
+ *   - A spinning searcher yields its CPU (sched_yield) every YIELD_EVERY looks. With as many
+ *     workers as CPUs and a submitter besides, the scheduler puts two of the three threads on
+ *     one CPU, and which two decides the rate: with the submitter pinned alone on one CPU and
+ *     both workers on the other, bench -x 0,1,1,2,1000000 ran 13.2-13.6 M tracked jobs/s;
+ *     with a worker beside the submitter, 7.2-7.6, that worker spinning a million looks on
+ *     the submitter's time. A yield hands such a CPU to the thread that shares it, and costs
+ *     a spinner alone on its CPU a system call it had nothing better to do than wait in.
+ *     Unpinned, 10 interleaved runs: medians 8.07 -> 11.44 M jobs/s, 0.224 -> 0.159 CPU µs
+ *     per job (docs/BENCHMARKS.md, the nineteenth round).
  * An idle pool has every worker in futex_wait with no timeout: no CPU, no wake-ups.
  *
  * Batches: a worker that finds a ring with items claims up to BATCH_MAX of those published in a
@@ -110,6 +119,7 @@
 #include "pool.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <linux/membarrier.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -131,6 +141,7 @@
 _Static_assert(BATCH_MAX < 256, "a batch's word holds its indexes in 8 bits");
 #define STEAL_AFTER 128 /* a spinning searcher's looks before it tries to steal */
 #define STEAL_EVERY 8   /* and then every this many looks */
+#define YIELD_EVERY 32  /* a spinning searcher's looks between yields (see the top) */
 
 /*
  * The items a worker claimed from a ring and has not started (see "Batches" at the top). word
@@ -533,11 +544,14 @@ static void *worker_main(void *arg)
 			slip(p);
 		streak = 0;
 		bool found = false;
-		for (int i = 0; i < rounds && !found; i++) {
+		for (int i = 0; i < rounds; i++) {
 			found = pop(p, w, rounds == 1 || (i >= STEAL_AFTER && i % STEAL_EVERY == 0),
 				    &it, &more);
-			if (!found)
-				jobq__cpu_relax();
+			if (found)
+				break;
+			jobq__cpu_relax();
+			if (i % YIELD_EVERY == YIELD_EVERY - 1)
+				sched_yield();
 		}
 		if (found) {
 			/* The last searcher to find work hands the search on if work is left, in
