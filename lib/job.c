@@ -81,6 +81,12 @@ static bool claim(struct jobq__job *j, int from, int to)
 	return atomic_compare_exchange_strong(&j->state, &from, to);
 }
 
+/* A state that a job ends in (see the top of the file). */
+static bool final(int state)
+{
+	return state == JOBQ_SUCCEEDED || state == JOBQ_DEAD || state == JOBQ_CANCELLED;
+}
+
 /* The retention ring is made at create up to this many entries (1.5 MiB of address space,
  * touched only as it fills), so that ending a job never allocates; a longer one grows as it
  * fills (see jobq__retain). */
@@ -338,9 +344,8 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 	st->created_ns = j->created_ns;
 	st->started_ns = j->started_ns;
 	/* An ender may have stamped the time before it stores the final state: not shown before. */
-	bool over = st->state == JOBQ_SUCCEEDED || st->state == JOBQ_DEAD ||
-		    st->state == JOBQ_CANCELLED;
-	st->finished_ns = over ? atomic_load_explicit(&j->finished_ns, memory_order_relaxed) : 0;
+	st->finished_ns =
+		final(st->state) ? atomic_load_explicit(&j->finished_ns, memory_order_relaxed) : 0;
 	st->next_run_ns = 0;
 	if (st->state == JOBQ_SCHEDULED) {
 		/* Through the timer's lock: a due job that found the ring full is moved on by
@@ -688,8 +693,7 @@ static void end_claimed(struct jobq__job *j, int won)
 
 int jobq__job_cancel_locked(struct jobq__job *j)
 {
-	int state = atomic_load(&j->state);
-	bool ended = state == JOBQ_SUCCEEDED || state == JOBQ_DEAD || state == JOBQ_CANCELLED;
+	bool ended = final(atomic_load(&j->state));
 	int won = 0;
 	if (!ended) {
 		atomic_store(&j->cancel, 1);

@@ -46,11 +46,12 @@
  *     hardening/parkwake.pml).
  *   - A spinning searcher yields its CPU (sched_yield) every YIELD_EVERY looks. With as many
  *     workers as CPUs and a submitter besides, the scheduler puts two of the three threads on
- *     one CPU, and which two decides the rate: with the submitter pinned alone on one CPU and
- *     both workers on the other, bench -x 0,1,1,2,1000000 ran 13.2-13.6 M tracked jobs/s;
- *     with a worker beside the submitter, 7.2-7.6, that worker spinning a million looks on
- *     the submitter's time. A yield hands such a CPU to the thread that shares it, and costs
- *     a spinner alone on its CPU a system call it had nothing better to do than wait in.
+ *     one CPU, and which two decides the rate: in a scratch build that pinned the threads,
+ *     the submitter alone on one CPU and both workers on the other, bench -x 0,1,1,2,1000000
+ *     ran 13.2-13.6 M tracked jobs/s; with a worker beside the submitter, 7.2-7.6, that
+ *     worker spinning a million looks on the submitter's time. A yield hands such a CPU to
+ *     the thread that shares it, and costs a spinner alone on its CPU a system call it had
+ *     nothing better to do than wait in.
  *     Unpinned, 10 interleaved runs: medians 8.07 -> 11.44 M jobs/s, 0.224 -> 0.159 CPU µs
  *     per job (docs/BENCHMARKS.md, the nineteenth round).
  * An idle pool has every worker in futex_wait with no timeout: no CPU, no wake-ups.

@@ -168,6 +168,11 @@ static void poll_job(struct run *r, size_t k)
 		TEST_CHECK(st.started_ns == 0 || st.started_ns >= st.created_ns);
 		TEST_CHECK(st.finished_ns == 0 || st.finished_ns >= st.created_ns);
 		TEST_CHECK(st.finished_ns == 0 || st.finished_ns >= st.started_ns);
+		/* A finish time exactly when the state is final: the ender writes both without
+		 * the record lock (job.c, end). */
+		bool over = st.state == JOBQ_SUCCEEDED || st.state == JOBQ_DEAD ||
+			    st.state == JOBQ_CANCELLED;
+		TEST_CHECK((st.finished_ns != 0) == over);
 		TEST_CHECK((st.next_run_ns != 0) == (st.state == JOBQ_SCHEDULED));
 	}
 	uint64_t tag = 0;
