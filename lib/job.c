@@ -12,8 +12,9 @@
  *     races SCHEDULED -> CANCELLED, by CAS. RUNNING and FAILED are the running worker's
  *     alone. Whoever wins a move to a terminal state ends the job, so it ends exactly once.
  *   - The ender runs the completion callback, then the argument destructor (for a dead job:
- *     when it leaves the dead-letter list), then settles the record: marks it settled, puts it
- *     on the retention (or dead-letter) list and wakes waiters.
+ *     when it leaves the dead-letter list), then settles the record: puts a dead one on the
+ *     dead-letter list, marks it settled, puts any other on the retention list and wakes
+ *     waiters.
  *   - References: the registry holds one until the record is pruned; the place the job waits
  *     in holds the other (the timer's heap, the ring, then the running worker), and hands it
  *     on as the job moves. The last reference frees the record, whose slot a later submit
@@ -599,11 +600,11 @@ static void wake_waiters(struct jobq__registry *r)
 }
 
 /*
- * Drops the reference of the thread that runs j and has ended it, before it settles j, with a
- * store where jobq__job_unref takes a locked instruction. The other reference is the
- * registry's, which it gives up only once j is pruned or leaves the dead-letter list, after
- * the settling that comes next; references are only handed on, never taken; so the count is 2
- * here, and nobody else writes it meanwhile. Release: the pruner's acquire load that sees 1
+ * Drops the reference of the thread that runs j and has ended it (not dead: see end), before
+ * it retains j, with a store where jobq__job_unref takes a locked instruction. The other
+ * reference is the registry's, which it gives up only once j is pruned, after the retention
+ * that comes next; references are only handed on, never taken; so the count is 2 here, and
+ * nobody else writes it meanwhile. Release: the pruner's acquire load that sees 1
  * (unref_last_held) sees this thread's use of the record before it.
  */
 static void drop_run_ref(struct jobq__job *j)
@@ -652,18 +653,25 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	if (own_run)
 		jobq__pool_ran();
 
+	/* A dead job is listed before it settles, so that a waiter that sees it settled finds it
+	 * in the dead-letter list and its counts. A purge or a requeue may then take it off the
+	 * list and give up the registry's reference at once, so this thread, the running worker
+	 * (only a run ends in DEAD), drops its own with the locked decrement. */
+	if (dead)
+		jobq__dead_add(&q->reg, j);
 	settle(q, j);
 	if (jobq__events_wanted(&q->events)) {
 		jobq__lock(&j->mu);
 		jobq__job_emit(j, JOBQ_EV_STATE, state);
 		jobq__unlock(&j->mu);
 	}
-	if (own_run)
-		drop_run_ref(j);
-	if (dead)
-		jobq__dead_add(&q->reg, j);
-	else
+	if (dead) {
+		jobq__job_unref(j);
+	} else {
+		if (own_run)
+			drop_run_ref(j);
 		retain_settled(q, j);
+	}
 	wake_waiters(&q->reg);
 }
 

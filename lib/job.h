@@ -191,7 +191,7 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st);
  * state is passed in because a worker may already have moved the job on by CAS. */
 void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state);
 
-/* dead.c: lists a dead job (settled); drops the oldest past the bound. */
+/* dead.c: lists a dead job (ended, about to settle: job.c); drops the oldest past the bound. */
 void jobq__dead_add(struct jobq__registry *r, struct jobq__job *j);
 /* dead.c: runs the destructors of every listed job and empties the list (destroy). */
 void jobq__dead_clear(struct jobq__registry *r);
