@@ -173,6 +173,10 @@ static void poll_job(struct run *r, size_t k)
 		bool over = st.state == JOBQ_SUCCEEDED || st.state == JOBQ_DEAD ||
 			    st.state == JOBQ_CANCELLED;
 		TEST_CHECK((st.finished_ns != 0) == over);
+		/* An attempt and its start together, and both once the job runs: a worker that
+		 * wrote them apart from its move to RUNNING would show a status between. */
+		TEST_CHECK((st.attempt == 0) == (st.started_ns == 0));
+		TEST_CHECK(st.state != JOBQ_RUNNING || st.attempt > 0);
 		TEST_CHECK((st.next_run_ns != 0) == (st.state == JOBQ_SCHEDULED));
 	}
 	uint64_t tag = 0;
