@@ -731,7 +731,8 @@ static void kick(struct jobq__pool *p)
 	 * seq_cst decrement of nsearching and its fence before its last look (see the top of
 	 * the file). No fence of our own is needed. A paused pool wakes nobody: its workers
 	 * would only look and park again, and every submit to it paid for a futex_wake (130-260
-	 * ns a submit against 100). The resume wakes them all after it stores paused = 0, so a
+	 * ns a submit against 100 in a scratch program; docs/BENCHMARKS.md, the twentieth
+	 * round, has its futex counts). The resume wakes them all after it stores paused = 0, so a
 	 * push that read paused = 1 (seq_cst, before that store) is seen by their search. */
 	if (atomic_load(&p->nsearching) == 0 && atomic_load(&p->nsleepers) > 0 &&
 	    !atomic_load(&p->paused))
