@@ -783,10 +783,11 @@ void jobq__job_run(void *job)
 	 * QUEUED that can meet this one is a cancellation, made under j->mu too (claim_waiting);
 	 * the timer's move back to SCHEDULED is only made while the job is in no ring.
 	 * Not taken: the move by CAS, through a state that a status shows as QUEUED while the
-	 * attempt and start time are written. A worker drained 5 ns a job faster so, and ran
-	 * tracked jobs 2-3 times slower behind one submitter: without the lock's stall on this
-	 * line, fresh from the submitter, it caught up with the submitter and read the lines it
-	 * was filling (docs/BENCHMARKS.md, the twentieth round). */
+	 * attempt and start time are written. In a scratch build a worker alone drained 5 ns a
+	 * job faster so, and bench -x ran tracked jobs 2-3 times slower behind one submitter:
+	 * without the lock's stall on this line, fresh from the submitter, the worker caught up
+	 * with the submitter and read the lines it was filling (docs/BENCHMARKS.md, the
+	 * twentieth round). */
 	jobq__lock(&j->mu);
 	if (atomic_load_explicit(&j->state, memory_order_relaxed) != JOBQ_QUEUED) {
 		jobq__unlock(&j->mu);

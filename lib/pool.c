@@ -730,10 +730,10 @@ static void kick(struct jobq__pool *p)
 	/* seq_cst loads, after the push's seq_cst claim of head: they pair with the searcher's
 	 * seq_cst decrement of nsearching and its fence before its last look (see the top of
 	 * the file). No fence of our own is needed. A paused pool wakes nobody: its workers
-	 * would only look and park again, and every submit to it paid for a futex_wake (130-260
-	 * ns a submit against 100 in a scratch program; docs/BENCHMARKS.md, the twentieth
-	 * round, has its futex counts). The resume wakes them all after it stores paused = 0, so a
-	 * push that read paused = 1 (seq_cst, before that store) is seen by their search. */
+	 * would only look and park again, and a submit to it made a futex_wake for each time a
+	 * worker parked (the counts: docs/BENCHMARKS.md, the twentieth round). The resume wakes
+	 * them all after it stores paused = 0, so a push that read paused = 1 (seq_cst, before
+	 * that store) is seen by their search. */
 	if (atomic_load(&p->nsearching) == 0 && atomic_load(&p->nsleepers) > 0 &&
 	    !atomic_load(&p->paused))
 		wake_once(p);
