@@ -527,9 +527,10 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	 * timed run can make it, and the record table grows to its size for that. Its records are
 	 * used in the order of their ids, a lap of the table at a time (lib/slots.h), so the
 	 * burst is repeated until one faults no new page in. With one plain burst, a timed run
-	 * whose queue grew longer than the burst's doubled the table: 25-35 huge-page faults on
-	 * the submitter's path, and 2.0-3.5 M tracked jobs/s in those runs against 8.4-11.5 in
-	 * the others (docs/BENCHMARKS.md, the twenty-third round). */
+	 * whose queue grew longer than the burst's doubled the table and faulted in its new half,
+	 * 24-38 huge pages on the submitter's path: 16 interleaved rounds of S=1 W=2 gave a median
+	 * of 6.60 M tracked jobs/s so, 8.69 with these bursts (docs/BENCHMARKS.md, the
+	 * twenty-third round). */
 	size_t warm = mode == TRACKED ? n / subs * subs : 4 * workers;
 	bool paused = impl == JOBQ && mode == TRACKED && capacity >= warm;
 	for (unsigned burst = 1;; burst++) {
