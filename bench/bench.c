@@ -493,20 +493,19 @@ static void *tput_submitter(void *arg)
 	return NULL;
 }
 
-static double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
+/* This process's CPU time (seconds) and minor page faults so far, from one getrusage. */
+struct usage {
+	double cpu_s;
+	long faults;
+};
 
-/* Minor page faults of this process so far. */
-static long minor_faults(void)
+static struct usage usage_now(void)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
+	return (struct usage){(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+				      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+			      ru.ru_minflt};
 }
 
 #define WARM_BURSTS 6 /* the most warm-up bursts of a tracked jobq row (child_tput) */
@@ -534,7 +533,7 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	size_t warm = mode == TRACKED ? n / subs * subs : 4 * workers;
 	bool paused = impl == JOBQ && mode == TRACKED && capacity >= warm;
 	for (unsigned burst = 1;; burst++) {
-		long faults = minor_faults();
+		long faults = usage_now().faults;
 		struct sub w;
 		sub_open(&w, &e, warm);
 		if (paused && (rc = jobq_pause(e.q)))
@@ -548,12 +547,11 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 			while (done_count() < warm)
 				relax();
 		done_reset();
-		faults = minor_faults() - faults;
+		faults = usage_now().faults - faults;
 		if (!paused || faults == 0 || burst == WARM_BURSTS)
 			break;
 	}
 	sleep_ns(20000000);
-	done_reset();
 
 	struct tput_thread th[8];
 	pthread_barrier_t ready;
@@ -565,8 +563,7 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	}
 	pthread_barrier_wait(&ready);
 	size_t total = n / subs * subs;
-	double c0 = cpu_s();
-	long f0 = minor_faults();
+	struct usage u0 = usage_now();
 	uint64_t a0, b0, a1, b1;
 	bench_alloc_counts(&a0, &b0);
 	bench_count_allocs = count;
@@ -581,17 +578,16 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 			relax();
 	int64_t t1 = now_ns();
 	bench_count_allocs = 0;
-	double c1 = cpu_s();
-	long f1 = minor_faults();
+	struct usage u1 = usage_now();
 	bench_alloc_counts(&a1, &b1);
 	ex_destroy(&e);
 	res[0] = (double)total / ((double)(t1 - t0) / 1e9);
-	res[1] = (c1 - c0) / (double)total;
+	res[1] = (u1.cpu_s - u0.cpu_s) / (double)total;
 	res[2] = (double)(a1 - a0) / (double)total;
 	res[3] = (double)(b1 - b0) / (double)total;
 	res[4] = (double)(tq - t0) / 1e9;
 	res[5] = (double)(t1 - t0) / 1e9;
-	res[6] = (double)(f1 - f0);
+	res[6] = (double)(u1.faults - u0.faults);
 }
 
 /* Latency: one submitter (this thread), one worker, so each has a core of a 2-core machine. */
