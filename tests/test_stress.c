@@ -41,19 +41,23 @@ struct tally {
 	unsigned char flaky; /* fails its first attempt and asks for a retry */
 };
 
+/* What one submitter thread is given. */
+struct sub_arg {
+	struct run *r;
+	unsigned idx;
+};
+
+/* On the heap, as is all the threads share: a check that fails on the test's thread before
+ * they are joined ends the test with a longjmp (without fork, as under valgrind), and they
+ * must not go on writing to a stack frame that is gone. */
 struct run {
 	jobq_t *q;
 	struct tally *t;
 	_Atomic uint64_t submitted; /* submit calls made, for starting the shutdown mid-way */
 	_Atomic uint64_t *ids;      /* tracked ids, for the canceller */
 	_Atomic int submitters_left;
-	unsigned submitter;
 	_Atomic uint64_t polled, events; /* what the observers saw, to show they ran */
-};
-
-struct sub_arg {
-	struct run *r;
-	unsigned idx;
+	struct sub_arg args[SUBMITTERS];
 };
 
 static void task(void *arg)
@@ -247,7 +251,8 @@ static void *controller(void *p)
 
 static void stress(jobq_shutdown_mode_t mode)
 {
-	struct run r = {0};
+	struct run *r = calloc(1, sizeof *r);
+	ck_assert(r);
 	const char *env = getenv("JOBQ_STRESS_TOTAL");
 	size_t total = env && *env ? strtoul(env, NULL, 10) : DEFAULT_TOTAL;
 	TOTAL = total < 64 ? 64 : total / (4 * SUBMITTERS) * (4 * SUBMITTERS);
@@ -256,56 +261,56 @@ static void stress(jobq_shutdown_mode_t mode)
 	o.workers = 3;
 	o.capacity = 4096;
 	o.full = JOBQ_FULL_BLOCK;
-	ck_assert_int_eq(jobq_create(&r.q, &o), 0);
-	r.t = calloc(TOTAL, sizeof *r.t);
-	r.ids = calloc(TOTAL / 4, sizeof *r.ids);
-	ck_assert(r.t && r.ids);
-	tallies = r.t;
+	ck_assert_int_eq(jobq_create(&r->q, &o), 0);
+	r->t = calloc(TOTAL, sizeof *r->t);
+	r->ids = calloc(TOTAL / 4, sizeof *r->ids);
+	ck_assert(r->t && r->ids);
+	tallies = r->t;
 	jobq_sub_options_t so;
 	jobq_sub_options_init(&so);
 	so.fn = on_event;
-	so.data = &r;
+	so.data = r;
 	jobq_sub_t *sub;
-	ck_assert_int_eq(jobq_subscribe(r.q, &so, &sub), 0);
+	ck_assert_int_eq(jobq_subscribe(r->q, &so, &sub), 0);
 	/* Relaxed atomics shared by the submitters and the canceller: not for helgrind to check. */
-	JOBQ_HB_ATOMIC(r.ids, TOTAL / 4 * sizeof *r.ids);
-	atomic_store(&r.submitters_left, SUBMITTERS);
+	JOBQ_HB_ATOMIC(r->ids, TOTAL / 4 * sizeof *r->ids);
+	atomic_store(&r->submitters_left, SUBMITTERS);
 
 	pthread_t subs[SUBMITTERS], canc, poll, control;
-	struct sub_arg args[SUBMITTERS];
 	for (unsigned i = 0; i < SUBMITTERS; i++) {
-		args[i] = (struct sub_arg){&r, i};
-		ck_assert_int_eq(pthread_create(&subs[i], NULL, submitter, &args[i]), 0);
+		r->args[i] = (struct sub_arg){r, i};
+		ck_assert_int_eq(pthread_create(&subs[i], NULL, submitter, &r->args[i]), 0);
 	}
-	ck_assert_int_eq(pthread_create(&canc, NULL, canceller, &r), 0);
-	ck_assert_int_eq(pthread_create(&poll, NULL, poller, &r), 0);
-	ck_assert_int_eq(pthread_create(&control, NULL, controller, &r), 0);
+	ck_assert_int_eq(pthread_create(&canc, NULL, canceller, r), 0);
+	ck_assert_int_eq(pthread_create(&poll, NULL, poller, r), 0);
+	ck_assert_int_eq(pthread_create(&control, NULL, controller, r), 0);
 
 	/* Shut down while the submitters are half-way through. */
-	while (atomic_load(&r.submitted) < TOTAL / 2)
+	while (atomic_load(&r->submitted) < TOTAL / 2)
 		sched_yield();
-	ck_assert_int_eq(jobq_shutdown(r.q, mode, 0), 0);
+	int shut = jobq_shutdown(r->q, mode, 0);
 	for (unsigned i = 0; i < SUBMITTERS; i++)
 		pthread_join(subs[i], NULL);
 	pthread_join(canc, NULL);
 	pthread_join(poll, NULL);
 	pthread_join(control, NULL);
-	ck_assert_uint_gt(atomic_load(&r.polled), 0);
+	ck_assert_int_eq(shut, 0);
+	ck_assert_uint_gt(atomic_load(&r->polled), 0);
 	/* Events are delivered on the executor's event thread, after the fact: wait for one. */
-	while (atomic_load(&r.events) == 0)
+	while (atomic_load(&r->events) == 0)
 		sched_yield();
 	ck_assert_int_eq(jobq_unsubscribe(sub), 0);
 	/* Everything accepted has ended by the time shutdown returned... */
 	jobq_stats_t s;
-	ck_assert_int_eq(jobq_stats(r.q, &s), 0);
+	ck_assert_int_eq(jobq_stats(r->q, &s), 0);
 	ck_assert_uint_eq(s.queued, 0);
 	ck_assert_uint_eq(s.running, 0);
-	ck_assert_int_eq(jobq_destroy(r.q), 0);
+	ck_assert_int_eq(jobq_destroy(r->q), 0);
 
 	/* ... and every tag is accounted for exactly once. */
 	uint64_t cancelled = 0, rejected = 0;
 	for (size_t i = 0; i < TOTAL; i++) {
-		struct tally *t = &r.t[i];
+		struct tally *t = &r->t[i];
 		unsigned nran = t->ran, ncb = t->callbacks, nfree = t->frees, nrej = t->rejected;
 		if (nrej) {
 			if (nrej != 1 || nran || ncb || nfree)
@@ -338,8 +343,9 @@ static void stress(jobq_shutdown_mode_t mode)
 	ck_assert_uint_eq(s.posted + s.submitted + rejected, TOTAL);
 	ck_assert_uint_eq(s.succeeded + s.dead + s.cancelled, s.submitted);
 	ck_assert_uint_eq(s.cancelled, cancelled);
-	free(r.t);
-	free((void *)r.ids);
+	free(r->t);
+	free((void *)r->ids);
+	free(r);
 }
 
 START_TEST(stress_drain_races_submits)

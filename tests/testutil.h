@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,38 @@
 
 #include "cron.h"
 #include "jobq.h"
+
+/* The suite's runner and the thread that runs its tests, set by JOBQ_TEST_MAIN. */
+static SRunner *jobq_test_runner;
+static pthread_t jobq_test_thread;
+
+/*
+ * Where every Check macro's failure goes (the define below routes _ck_assert_failed here).
+ * Without fork (CK_FORK=no, as under valgrind) Check ends a failed test with a longjmp onto
+ * the test thread's stack; from a job, a callback or a helper thread that jump lands on a
+ * stack its owner still runs on, and both go on there: CI saw helgrind's test_stress die so,
+ * with no word of the check. Such a failure prints where and what, and aborts the run, which
+ * fails it. On the test's own thread, or with fork, Check's own path runs.
+ */
+__attribute__((noreturn, format(printf, 4, 5))) static inline void
+jobq_test_failed(const char *file, int line, const char *expr, const char *msg, ...)
+{
+	char text[1024];
+	if (msg) {
+		va_list ap;
+		va_start(ap, msg);
+		vsnprintf(text, sizeof text, msg, ap);
+		va_end(ap);
+	} else {
+		snprintf(text, sizeof text, "%s", expr);
+	}
+	if (!jobq_test_runner || srunner_fork_status(jobq_test_runner) != CK_NOFORK ||
+	    pthread_equal(pthread_self(), jobq_test_thread))
+		_ck_assert_failed(file, line, expr, "%s", text);
+	fprintf(stderr, "%s:%d: %s (off the test's thread, without fork)\n", file, line, text);
+	abort();
+}
+#define _ck_assert_failed(...) jobq_test_failed(__VA_ARGS__)
 
 /*
  * ck_assert for loops that check every item: only a failure reports (with the expression and
@@ -81,6 +114,8 @@ Suite *suite(void);
 	int main(void)                                                \
 	{                                                             \
 		SRunner *sr = srunner_create(suite());                \
+		jobq_test_runner = sr;                                \
+		jobq_test_thread = pthread_self();                    \
 		srunner_run_all(sr, CK_NORMAL);                       \
 		int failed = srunner_ntests_failed(sr);               \
 		srunner_free(sr);                                     \
