@@ -311,6 +311,80 @@ START_TEST(cancel_running_job)
 }
 END_TEST
 
+/* A reader of jobs while they are cancelled: it reads job k until it has ended, and counts the
+ * reads that showed a final state without the code and finish time of the end, or the other
+ * way round. */
+struct cancel_watch {
+	jobq_t *q;
+	const uint64_t *ids;
+	size_t n;
+	_Atomic size_t at;  /* the job being read: the canceller waits for it */
+	_Atomic bool stop;  /* a cancel failed: the job read may never end */
+	bool yield;         /* between reads: under valgrind, which runs one thread at a time */
+	_Atomic unsigned reads, torn;
+};
+
+static void *watch_cancels(void *arg)
+{
+	struct cancel_watch *w = arg;
+	for (size_t k = 0; k < w->n; k++) {
+		atomic_store(&w->at, k);
+		jobq_status_t st;
+		do {
+			if (jobq_status(w->q, w->ids[k], &st) != 0) {
+				atomic_fetch_add(&w->torn, 1);
+				break;
+			}
+			bool over = st.state == JOBQ_CANCELLED;
+			if (over != (st.finished_ns != 0) || over != (st.code == JOBQ_ECANCELED))
+				atomic_fetch_add(&w->torn, 1);
+			atomic_fetch_add(&w->reads, 1);
+			if (w->yield)
+				sched_yield();
+		} while (st.state != JOBQ_CANCELLED && !atomic_load(&w->stop));
+	}
+	return NULL;
+}
+
+/*
+ * A status read while a queued or scheduled job is being cancelled shows it waiting, or
+ * cancelled with its code and finish time: never the state without them. Before the fix the
+ * canceller moved the state under the record lock and wrote the rest after letting it go;
+ * CI's helgrind run of test_stress caught a read in between.
+ */
+START_TEST(status_during_cancel_shows_the_end_whole)
+{
+	enum { N = 2000 };
+	bool quick = getenv("JOBQ_TEST_QUICK") != NULL; /* valgrind */
+	size_t n = quick ? N / 10 : N;
+	jobq_t *q = make(1, 0, 0);
+	ck_assert_int_eq(jobq_pause(q), 0);
+	static uint64_t ids[N];
+	for (size_t k = 0; k < n; k++) {
+		jobq_job_options_t o;
+		jobq_job_options_init(&o);
+		o.delay_ms = k % 2 ? 3600 * 1000 : 0; /* scheduled, or queued behind the pause */
+		ck_assert_int_eq(jobq_submit(q, probe_job, NULL, &o, &ids[k]), 0);
+	}
+	struct cancel_watch w = {.q = q, .ids = ids, .n = n, .yield = quick};
+	pthread_t reader;
+	ck_assert_int_eq(pthread_create(&reader, NULL, watch_cancels, &w), 0);
+	int rc = 0;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		while (atomic_load(&w.at) != k)
+			sched_yield();
+		rc = jobq_cancel(q, ids[k]);
+	}
+	atomic_store(&w.stop, rc != 0);
+	pthread_join(reader, NULL);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(atomic_load(&w.torn) == 0, "%u of %u reads showed a torn end",
+		      atomic_load(&w.torn), atomic_load(&w.reads));
+	ck_assert_int_eq(jobq_resume(q), 0);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
 START_TEST(wait_many_all_and_any)
 {
 	jobq_t *q = make(2, 0, 0);
@@ -1457,6 +1531,7 @@ Suite *suite(void)
 	tcase_add_test(tc, zeroed_options_mean_defaults);
 	tcase_add_test(tc, cancel_queued_job);
 	tcase_add_test(tc, cancel_running_job);
+	tcase_add_test(tc, status_during_cancel_shows_the_end_whole);
 	tcase_add_test(tc, wait_many_all_and_any);
 	tcase_add_test(tc, waited_job_no_longer_running);
 	tcase_add_test(tc, finished_records_are_forgotten);
