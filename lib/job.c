@@ -334,7 +334,7 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 	st->id = j->id;
 	/* Acquire pairs with the ender's release store of a final state: the code and finish
 	 * time written before it are seen with it (end, which writes them without j->mu; a
-	 * cancel's claim writes them under it: stamp_end). */
+	 * cancel's claim writes them under it: claim_cancel). */
 	st->state = atomic_load_explicit(&j->state, memory_order_acquire);
 	st->code = atomic_load_explicit(&j->code, memory_order_relaxed);
 	st->attempt = j->attempt;
@@ -615,21 +615,31 @@ static void drop_run_ref(struct jobq__job *j)
 	atomic_store_explicit(&j->refs, 1, memory_order_release);
 }
 
-/*
- * Writes the code and finish time of j's end. The ender writes them before it stores the final
- * state (end); a claim that moves a waiting job to CANCELLED stores the state itself, so its
- * winner writes them under j->mu before it lets the lock go (claim_waiting and the timer's and
- * the worker's cancels). Either way a status, read under j->mu, never shows a final state
- * without them: before, a status read between a canceller's claim and its end showed a
- * cancelled job with no code and no finish time (test_executor,
- * status_during_cancel_shows_the_end_whole: 19-137 such reads in 2 000 cancels).
- */
+/* Writes the code and finish time of j's end: before its final state is stored (end), or under
+ * j->mu with a cancel's claim of that state (claim_cancel). */
 static void stamp_end(struct jobq__job *j, int code)
 {
 	atomic_store_explicit(&j->code, code, memory_order_relaxed);
 	atomic_store_explicit(&j->finished_ns,
 			      jobq__stamp(j->q, j->started_ns ? j->started_ns : j->created_ns),
 			      memory_order_relaxed);
+}
+
+/*
+ * Moves j from the waiting state `from` to CANCELLED if it is still there, and then writes the
+ * end's code and time before the caller lets j->mu go; true if this thread won it, and must
+ * then end it (end, which finds the state stored and stamps nothing). Caller holds j->mu. A
+ * status, read under j->mu, so never shows the final state without them: the claim used to
+ * leave them to end(), after the lock, and a status read in between showed a cancelled job
+ * with no code and no finish time (test_executor, status_during_cancel_shows_the_end_whole:
+ * 19-137 such reads in 2 000 cancels).
+ */
+static bool claim_cancel(struct jobq__job *j, int from)
+{
+	if (!claim(j, from, JOBQ_CANCELLED))
+		return false;
+	stamp_end(j, JOBQ_ECANCELED);
+	return true;
 }
 
 /*
@@ -653,7 +663,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	if (atomic_load_explicit(&j->state, memory_order_relaxed) != (int)state) {
 		stamp_end(j, code);
 		atomic_store_explicit(&j->state, state, memory_order_release);
-	} /* else a cancel's claim stored it, with the code and time (stamp_end) */
+	} /* else a cancel's claim stored it, with the code and time (claim_cancel) */
 	if (j->on_done || (dead && q->on_dead))
 		jobq__snapshot(j, &st);
 	struct jobq__key *key = j->key; /* set before the job was published, read only here */
@@ -700,14 +710,11 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
  */
 static int claim_waiting(struct jobq__job *j)
 {
-	int won = 0;
-	if (claim(j, JOBQ_QUEUED, JOBQ_CANCELLED))
-		won = 1;
-	else if (claim(j, JOBQ_SCHEDULED, JOBQ_CANCELLED))
-		won = jobq__sched_remove(&j->q->sched, &j->timer) ? 2 : 1;
-	if (won)
-		stamp_end(j, JOBQ_ECANCELED);
-	return won;
+	if (claim_cancel(j, JOBQ_QUEUED))
+		return 1;
+	if (claim_cancel(j, JOBQ_SCHEDULED))
+		return jobq__sched_remove(&j->q->sched, &j->timer) ? 2 : 1;
+	return 0;
 }
 
 /* Ends a job won by claim_waiting. Call without j's locks. */
@@ -817,8 +824,7 @@ void jobq__job_run(void *job)
 		return;
 	}
 	if (atomic_load(&j->cancel) || atomic_load(&q->reg.cancel_all)) {
-		stamp_end(j, JOBQ_ECANCELED);
-		atomic_store_explicit(&j->state, JOBQ_CANCELLED, memory_order_relaxed);
+		claim_cancel(j, JOBQ_QUEUED); /* wins: QUEUED under j->mu, as checked above */
 		jobq__unlock(&j->mu);
 		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
 		return;
@@ -863,10 +869,8 @@ bool jobq__job_due(struct jobq__timer *t, void *owner)
 	jobq_t *q = owner;
 
 	if (atomic_load(&j->cancel) || atomic_load(&q->reg.cancel_all)) {
-		jobq__lock(&j->mu); /* for stamp_end */
-		bool won = claim(j, JOBQ_SCHEDULED, JOBQ_CANCELLED);
-		if (won)
-			stamp_end(j, JOBQ_ECANCELED);
+		jobq__lock(&j->mu);
+		bool won = claim_cancel(j, JOBQ_SCHEDULED);
 		jobq__unlock(&j->mu);
 		if (won)
 			end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, false);

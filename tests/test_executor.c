@@ -331,10 +331,7 @@ static void *watch_cancels(void *arg)
 		atomic_store(&w->at, k);
 		jobq_status_t st;
 		do {
-			if (jobq_status(w->q, w->ids[k], &st) != 0) {
-				atomic_fetch_add(&w->torn, 1);
-				break;
-			}
+			TEST_CHECK(jobq_status(w->q, w->ids[k], &st) == 0);
 			bool over = st.state == JOBQ_CANCELLED;
 			if (over != (st.finished_ns != 0) || over != (st.code == JOBQ_ECANCELED))
 				atomic_fetch_add(&w->torn, 1);

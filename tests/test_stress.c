@@ -173,7 +173,7 @@ static void poll_job(struct run *r, size_t k)
 		TEST_CHECK(st.finished_ns == 0 || st.finished_ns >= st.created_ns);
 		TEST_CHECK(st.finished_ns == 0 || st.finished_ns >= st.started_ns);
 		/* A finish time exactly when the state is final: the ender writes both without
-		 * the record lock, a canceller's claim under it (job.c, stamp_end). */
+		 * the record lock, a canceller's claim under it (job.c, claim_cancel). */
 		bool over = st.state == JOBQ_SUCCEEDED || st.state == JOBQ_DEAD ||
 			    st.state == JOBQ_CANCELLED;
 		TEST_CHECK((st.finished_ns != 0) == over);
