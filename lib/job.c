@@ -23,8 +23,8 @@
  *     finds it under its own lock while listed is set. Publishing sets it (without the lock
  *     for a queued job that no subscriber hears of: jobq__job_publish), pruning clears it.
  *   - Retention is a ring of (record, settling time), oldest first, pruned by count (in
- *     batches, mostly by the submit that needs a record: reclaim_bound) and by age. A worker
- *     adds its settled records in batches (retain_settled).
+ *     batches, by the thread that retains: retain_bound) and by age. A worker adds its
+ *     settled records in batches (retain_settled).
  *
  * Threads and locks: each thread counts on a line of its own (count). A record's own mutex (mu)
  * guards listed (but for the publish's one store) and the fields that change once it is registered
@@ -100,17 +100,16 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 			unsigned retain_count, unsigned retain_ms, unsigned dead_max)
 {
 	r->retain_count = retain_count;
-	r->retain_slack = retain_count / 16;
-	/* Appending prunes past 2 * slack, so the ring never holds more than this. */
-	uint64_t most = r->retain_count + 2 * r->retain_slack + STAGE_MAX;
+	r->retain_slack = retain_count / 8;
+	/* Appending prunes past the slack, so the ring never holds more than this. */
+	uint64_t most = r->retain_count + r->retain_slack + STAGE_MAX;
 	r->fin_cap = 64;
 	while (r->fin_cap < most && r->fin_cap < FIN_PREALLOC)
 		r->fin_cap *= 2;
 	r->fin = jobq__calloc(r->fin_cap, sizeof *r->fin);
 	if (!r->fin)
 		return JOBQ_ENOMEM;
-	/* For helgrind: a hint read without fin_mu (reclaim), and counts read while written. */
-	JOBQ_HB_ATOMIC(&r->reclaimable, sizeof r->reclaimable);
+	/* For helgrind: counts read while written. */
 	JOBQ_HB_ATOMIC(r->counts, sizeof r->counts);
 	if (jobq__slots_init(&r->slots)) {
 		jobq__free(r->fin);
@@ -130,14 +129,6 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 	return 0;
 }
 
-static void reclaim(struct jobq__registry *r);
-
-/* A record for a new job, once retention past its count and slack is forgotten. */
-static struct jobq__job *record_take(struct jobq__registry *r)
-{
-	reclaim(r);
-	return jobq__slots_take(&r->slots);
-}
 
 /* Frees what a record owns, before its slot is freed. */
 static void strip(struct jobq__job *j)
@@ -205,7 +196,7 @@ void jobq__registry_fini(struct jobq__registry *r)
 int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *opts,
 		  struct jobq__job **out)
 {
-	struct jobq__job *j = record_take(&q->reg);
+	struct jobq__job *j = jobq__slots_take(&q->reg.slots);
 	if (!j)
 		return JOBQ_ENOMEM;
 	j->q = q;
@@ -446,32 +437,25 @@ static void forget(const struct jobq__kept *v, unsigned n)
 }
 
 /*
- * Who prunes by count, and when (the slack is retain_count / 16): a submit, once more than
- * the count and the slack are kept, forgets a batch of the oldest (reclaim, in jobq__job_new
- * before any lock is held), so the records' lines travel to the thread that will reuse them,
- * and the workers, the bound of a busy executor, are spared the work; the thread that retains
- * a record, once more than the count and twice the slack are kept (nothing is submitted),
- * forgets them down to the count. Small counts (under 16: no slack) are kept exactly.
- * Records past the age go whenever either prunes. Interleaved bench -x runs on the Intel
- * machine of docs/BENCHMARKS.md, tracked jobs, medians: 3.78 against 2.80 M jobs/s with 2
- * workers, 3.84 against 3.06 with 1, 2.49 against 2.13 with 2 submitters and 1 worker.
+ * Who prunes by count, and when (the slack is retain_count / 8): the thread that retains a
+ * record, once more than the count and the slack are kept, forgets them down to the count; a
+ * busy pool's workers, which retain in batches (retain_settled), so prune about once per slack
+ * of jobs. Small counts (under 8: no slack) are kept exactly. Records past the age go whenever
+ * it prunes.
+ *
+ * Not taken: a submit that forgets a batch of the oldest before it takes a record (91711de to
+ * this round), so that their lines travel to the thread that reuses them and the workers are
+ * spared the work. It won 9-17 % on the Intel machine of docs/BENCHMARKS.md, but on the AMD
+ * EPYC, whose two vCPUs may sit in different caches, each forgotten record's lock and lines
+ * waited on the submitter's path for a worker's cache: interleaved bench -x runs, tracked,
+ * medians, without it against with it: S=1 W=2 10.73 and 10.60 against 9.56 and 9.53 M jobs/s
+ * (0.178 and 0.168 against 0.191 and 0.181 CPU µs a job), S=1 W=1 11.07 against 11.15, S=2
+ * W=2 11.26 against 10.62, S=4 W=1 7.58 against 5.92 (docs/BENCHMARKS.md, the twenty-fifth
+ * round).
  */
-static uint64_t reclaim_bound(const struct jobq__registry *r)
-{
-	return r->retain_count + r->retain_slack;
-}
-
 static uint64_t retain_bound(const struct jobq__registry *r)
 {
-	return r->retain_count + 2 * r->retain_slack;
-}
-
-/* Caller holds fin_mu, which it is about to release: says whether a submit may reclaim. */
-static void fin_changed(struct jobq__registry *r)
-{
-	bool more = r->nretained > reclaim_bound(r);
-	if (more != atomic_load_explicit(&r->reclaimable, memory_order_relaxed))
-		atomic_store_explicit(&r->reclaimable, more, memory_order_relaxed);
+	return r->retain_count + r->retain_slack;
 }
 
 /* What retention keeps of a record that settles now. */
@@ -481,14 +465,11 @@ static struct jobq__kept kept_of(const struct jobq__registry *r, struct jobq__jo
 }
 
 /*
- * Appends nadd records (oldest first, at most STAGE_MAX) to the retention ring, then prunes:
- * a reclaim past reclaim_bound and one batch of PRUNE_BATCH at most, anything else past
- * retain_bound and all of it.
+ * Appends nadd records (oldest first, at most STAGE_MAX) to the retention ring, then prunes
+ * past retain_bound, PRUNE_BATCH records at a time.
  */
-static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsigned nadd,
-		  bool reclaiming)
+static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsigned nadd)
 {
-	uint64_t bound = reclaiming ? reclaim_bound(r) : retain_bound(r);
 	struct jobq__kept v[PRUNE_BATCH];
 	int64_t now = jobq__clock_coarse(r->clock);
 	unsigned n = 0;
@@ -503,23 +484,16 @@ static void prune(struct jobq__registry *r, const struct jobq__kept *add, unsign
 		r->nretained++;
 	}
 	for (;;) {
-		n += fin_take(r, now, v + n, PRUNE_BATCH - n, bound);
-		fin_changed(r);
+		n += fin_take(r, now, v + n, PRUNE_BATCH - n, retain_bound(r));
 		jobq__unlock(&r->fin_mu);
 		if (!n)
 			return;
 		forget(v, n);
-		if (n < PRUNE_BATCH || reclaiming)
+		if (n < PRUNE_BATCH)
 			return;
 		n = 0;
 		jobq__lock(&r->fin_mu);
 	}
-}
-
-static void reclaim(struct jobq__registry *r)
-{
-	if (atomic_load_explicit(&r->reclaimable, memory_order_relaxed))
-		prune(r, NULL, 0, true);
 }
 
 void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
@@ -527,7 +501,7 @@ void jobq__retain(struct jobq__registry *r, struct jobq__job *j)
 	struct jobq__kept k;
 	if (j)
 		k = kept_of(r, j);
-	prune(r, j ? &k : NULL, j != NULL, false);
+	prune(r, j ? &k : NULL, j != NULL);
 }
 
 /*
@@ -563,7 +537,7 @@ void jobq__retain_flush(struct jobq__registry *r)
 {
 	if (!staged.n)
 		return;
-	prune(r, staged.v, staged.n, false);
+	prune(r, staged.v, staged.n);
 	staged.n = 0;
 }
 

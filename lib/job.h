@@ -128,7 +128,6 @@ struct jobq__registry {
 	alignas(JOBQ_CACHELINE) jobq__lock_t fin_mu;
 	struct jobq__kept *fin;
 	uint64_t fin_cap, fin_head, nretained;
-	_Atomic bool reclaimable; /* a submit may prune (job.c, reclaim); written under fin_mu */
 
 	/* jobq_wait and jobq_wait_many sleep here; settling broadcasts when nwaiters > 0. */
 	alignas(JOBQ_CACHELINE) pthread_mutex_t wait_mu;
