@@ -142,6 +142,8 @@ int jobq_create(jobq_t **out, const jobq_options_t *opts)
 			(int64_t)or_default(opts->key_window_ms, DEFAULT_KEY_WINDOW_MS) * 1000000);
 	q->pool.held = &q->sched.pending;
 	q->pool.idle = worker_idle;
+	q->pool.warm_fn = jobq__job_run;
+	q->pool.warm_len = sizeof(struct jobq__job);
 	jobq__events_init(&q->events);
 	jobq__crons_init(&q->crons);
 

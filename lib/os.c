@@ -1,6 +1,7 @@
 /*
  * os.c: the clock readings, futex calls and thread starts that the pool, the timer, the event
- * thread and the record lock share (os.h). Any thread; no state.
+ * thread and the record lock share, and whether the CPU prefetches for writing (os.h). Any
+ * thread; no state.
  */
 #include "os.h"
 
@@ -8,6 +9,9 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "jobq.h"
 
@@ -42,4 +46,14 @@ int jobq__os_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
 	int rc = pthread_create(thread, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc ? JOBQ_ETHREAD : 0;
+}
+
+bool jobq__os_prefetch_write_ok(void)
+{
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	return __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & bit_PRFCHW);
+#else
+	return true;
+#endif
 }

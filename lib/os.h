@@ -1,7 +1,7 @@
 /*
- * os.h: what libjobq asks of the operating system and the CPU in more than one place: a clock
+ * os.h: what libjobq asks of the operating system and the CPU beyond C11 and pthreads: a clock
  * reading in nanoseconds, a futex wait and wake, a thread started with every signal blocked,
- * and the spin-wait hint.
+ * the spin-wait hint and the prefetch for writing.
  * See os.c. Internal to libjobq.
  */
 #ifndef JOBQ_OS_H
@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -33,6 +34,23 @@ static inline void jobq__cpu_relax(void)
 	__builtin_ia32_pause();
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
+#endif
+}
+
+/* True when jobq__prefetch_write asks for a line in the state a write needs (x86-64: the CPU has
+ * PREFETCHW, CPUID 0x80000001 ECX bit 8; elsewhere the compiler's write prefetch). */
+bool jobq__os_prefetch_write_ok(void);
+
+/* Asks for the line of p for writing, ahead of the stores: a hint that never faults. Call only
+ * where jobq__os_prefetch_write_ok() (an x86-64 CPU without PREFETCHW need not take it for a
+ * no-op). */
+static inline void jobq__prefetch_write(const void *p)
+{
+#if defined(__x86_64__)
+	/* GCC makes __builtin_prefetch(p, 1) a read prefetch without -mprfchw. */
+	__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1, 3);
 #endif
 }
 

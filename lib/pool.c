@@ -62,6 +62,17 @@
  * line on every item, and a tracked job's record was fetched while the worker waited (figures:
  * docs/BENCHMARKS.md, the sixteenth round). The claim reads ahead only while slots hold items:
  * where it stops, at the slot that the producer fills next, it reads a line that a pop reads too.
+ *   - Warming: a tracked job's record (warm_fn's argument) was last written by the submitter,
+ *     and its run starts with a locked instruction on it, which waited for its lines to come
+ *     over from the submitter's cache: a sixth of a worker's samples (perf record of bench -x
+ *     0,1,1,2,3000000). So a worker asks for the
+ *     records of the items WARM_AHEAD places on in its batch for writing as it takes each one
+ *     (and for the first WARM_AHEAD as it claims them), and they travel while it runs the
+ *     items before. Interleaved bench -x 0,1,1,2,400000, 8 rounds, medians: 11.18 -> 11.91 M
+ *     tracked jobs/s, 0.165 -> 0.153 CPU µs a job (2 to 8 places gave 11.70-11.98; the
+ *     twenty-fifth round of docs/BENCHMARKS.md). Before retention moved off the submitter's
+ *     path (job.c) the workers were not the bound, and the same prefetch gained nothing (the
+ *     twenty-third round).
  *   - Priorities: a claim takes several items only from a ring that is the only one with items
  *     (alone), so where priorities compete each pick is still one item and the cycle of seven
  *     holds. An item of a higher priority that arrives meanwhile waits for the rest of the
@@ -140,6 +151,7 @@
 #define SLIP_RATE 4    /* pushes per eight pauses below which a slip ends (see the top) */
 #define BATCH_MAX 32   /* items one claim takes from a ring (see "Batches" at the top) */
 _Static_assert(BATCH_MAX < 256, "a batch's word holds its indexes in 8 bits");
+#define WARM_AHEAD 4    /* items ahead whose records a worker prefetches (see "Batches") */
 #define STEAL_AFTER 128 /* a spinning searcher's looks before it tries to steal */
 #define STEAL_EVERY 8   /* and then every this many looks */
 #define YIELD_EVERY 32  /* a spinning searcher's looks between yields (see the top) */
@@ -304,8 +316,19 @@ static unsigned batch_left(struct batch *b)
 	return batch_end(word) - batch_next(word);
 }
 
-/* The owner: the next item of its batch, if a thief left one. */
-static bool batch_take(struct batch *b, struct jobq__item *it)
+/* Asks for the record of an item of p->warm_fn for writing (see "Warming" at the top): every
+ * line of its warm_len bytes. */
+static void warm(const struct jobq__pool *p, jobq__item_fn fn, void *arg)
+{
+	if (fn != p->warm_fn || !fn)
+		return;
+	const char *line = (const char *)((uintptr_t)arg & ~(uintptr_t)63);
+	for (const char *end = (const char *)arg + p->warm_len; line < end; line += 64)
+		jobq__prefetch_write(line);
+}
+
+/* The owner: the next item of its batch, if a thief left one; warms the one WARM_AHEAD on. */
+static bool batch_take(const struct jobq__pool *p, struct batch *b, struct jobq__item *it)
 {
 	/* Acquire, and release on the CAS: the reads of the item come before the owner, seeing
 	 * the batch empty, writes the next one. */
@@ -314,8 +337,14 @@ static bool batch_take(struct batch *b, struct jobq__item *it)
 		it->fn = atomic_load_explicit(&b->item[batch_next(word)].fn, memory_order_relaxed);
 		it->arg = atomic_load_explicit(&b->item[batch_next(word)].arg, memory_order_relaxed);
 		if (atomic_compare_exchange_weak_explicit(&b->word, &word, word + 1,
-							  memory_order_acq_rel, memory_order_acquire))
+							  memory_order_acq_rel, memory_order_acquire)) {
+			/* A thief may take that one meanwhile: then the hint was for its run. */
+			unsigned ahead = batch_next(word) + WARM_AHEAD;
+			if (ahead < batch_end(word))
+				warm(p, atomic_load_explicit(&b->item[ahead].fn, memory_order_relaxed),
+				     atomic_load_explicit(&b->item[ahead].arg, memory_order_relaxed));
 			return true;
+		}
 	}
 	return false;
 }
@@ -418,7 +447,7 @@ static bool pop(struct jobq__pool *p, struct jobq__worker *w, bool may_steal,
 	struct jobq__ring *r = NULL;
 	bool got = false;
 	*more = false;
-	if (!atomic_load(&p->paused) && !(got = batch_take(&w->batch, it))) {
+	if (!atomic_load(&p->paused) && !(got = batch_take(p, &w->batch, it))) {
 		struct jobq__item many[BATCH_MAX];
 		unsigned n = 0;
 		const unsigned char *order = pick_order[w->pick % 7];
@@ -435,6 +464,8 @@ static bool pop(struct jobq__pool *p, struct jobq__worker *w, bool may_steal,
 			n = steal(p, w, many, more);
 		if (n) {
 			*it = many[0];
+			for (unsigned i = 1; i < n && i <= WARM_AHEAD; i++)
+				warm(p, many[i].fn, many[i].arg);
 			batch_fill(&w->batch, many + 1, n - 1);
 			*more = *more || n > 1;
 			got = true;
@@ -675,6 +706,8 @@ int jobq__pool_init(struct jobq__pool *p, unsigned workers, size_t capacity)
 #else
 	p->light_fences = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 #endif
+	if (!jobq__os_prefetch_write_ok())
+		p->warm_fn = NULL;
 	/* For helgrind: the fields from word to inline_busy are atomics (pool.h). */
 	JOBQ_HB_ATOMIC(&p->word, (size_t)((char *)&p->drain_mu - (char *)&p->word));
 

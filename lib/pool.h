@@ -50,6 +50,12 @@ struct jobq__pool {
 	 * before it leaves: the owner's chance to put away what the worker kept back while busy
 	 * (job.c's retention batch). Set, like held, before jobq__pool_init. */
 	void (*idle)(struct jobq__pool *p);
+	/* Items of warm_fn are passed a record of warm_len bytes that they write (job.c's tracked
+	 * jobs): a worker prefetches the records of the items next in its batch for writing
+	 * (pool.c, "Batches"). NULL for none; jobq__pool_init clears it where the CPU cannot
+	 * prefetch for writing. Set, like held, before jobq__pool_init. */
+	jobq__item_fn warm_fn;
+	size_t warm_len;
 	/* The kernel's membarrier(2) stands in for the frequent side's fence where a rare side
 	 * pays for the order instead: a worker's look against a pause (pool.c) and a settle
 	 * against a waiter (job.c). Set by jobq__pool_init before the workers start, read-only
