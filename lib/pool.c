@@ -62,17 +62,16 @@
  * line on every item, and a tracked job's record was fetched while the worker waited (figures:
  * docs/BENCHMARKS.md, the sixteenth round). The claim reads ahead only while slots hold items:
  * where it stops, at the slot that the producer fills next, it reads a line that a pop reads too.
- *   - Warming: a tracked job's record (warm_fn's argument) was last written by the submitter,
- *     and its run starts with a locked instruction on it, which waited for its lines to come
- *     over from the submitter's cache: a sixth of a worker's samples (perf record of bench -x
- *     0,1,1,2,3000000). So a worker asks for the
- *     records of the items WARM_AHEAD places on in its batch for writing as it takes each one
- *     (and for the first WARM_AHEAD as it claims them), and they travel while it runs the
- *     items before. Interleaved bench -x 0,1,1,2,400000, 8 rounds, medians: 11.18 -> 11.91 M
- *     tracked jobs/s, 0.165 -> 0.153 CPU µs a job (2 to 8 places gave 11.70-11.98; the
- *     twenty-fifth round of docs/BENCHMARKS.md). Before retention moved off the submitter's
- *     path (job.c) the workers were not the bound, and the same prefetch gained nothing (the
- *     twenty-third round).
+ *   - Warming: a tracked job's record (warm_fn's argument) was last written by the submitter, and
+ *     its run starts with a locked instruction on it, which waited for its lines to come over from
+ *     the submitter's cache: a sixth of a worker's samples (perf record of bench -x
+ *     0,1,1,2,3000000). So a worker asks for the records of the items WARM_AHEAD places on in its
+ *     batch for writing as it takes each one (and for the first WARM_AHEAD as it claims them), and
+ *     they travel while it runs the items before. Interleaved bench -x 0,1,1,2,400000, 10 rounds,
+ *     medians: 10.71 -> 11.91 M tracked jobs/s, 0.172 -> 0.149 CPU µs a job (in a scratch build, 2
+ *     to 8 places ahead gave 11.70-11.98 against 11.18; the twenty-fifth round of
+ *     docs/BENCHMARKS.md). Before retention moved off the submitter's path (job.c) the workers were
+ *     not the bound, and the same prefetch gained nothing (the twenty-third round).
  *   - Priorities: a claim takes several items only from a ring that is the only one with items
  *     (alone), so where priorities compete each pick is still one item and the cycle of seven
  *     holds. An item of a higher priority that arrives meanwhile waits for the rest of the
