@@ -129,7 +129,6 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 	return 0;
 }
 
-
 /* Frees what a record owns, before its slot is freed. */
 static void strip(struct jobq__job *j)
 {
@@ -444,7 +443,7 @@ static void forget(const struct jobq__kept *v, unsigned n)
  * it prunes.
  *
  * Not taken: a submit that forgets a batch of the oldest before it takes a record (91711de to
- * this round), so that their lines travel to the thread that reuses them and the workers are
+ * fddc5a7), so that their lines travel to the thread that reuses them and the workers are
  * spared the work. It won 9-17 % on the Intel machine of docs/BENCHMARKS.md, but on the AMD
  * EPYC, whose two vCPUs may sit in different caches, each forgotten record's lock and lines
  * waited on the submitter's path for a worker's cache: interleaved bench -x runs, tracked,
