@@ -150,7 +150,8 @@
 #define SLIP_RATE 4    /* pushes per eight pauses below which a slip ends (see the top) */
 #define BATCH_MAX 32   /* items one claim takes from a ring (see "Batches" at the top) */
 _Static_assert(BATCH_MAX < 256, "a batch's word holds its indexes in 8 bits");
-#define WARM_AHEAD 4    /* items ahead whose records a worker prefetches (see "Batches") */
+#define WARM_AHEAD 4    /* items ahead whose records a worker prefetches (see "Warming") */
+#define WARM_LINE 64    /* the bytes one prefetch asks for */
 #define STEAL_AFTER 128 /* a spinning searcher's looks before it tries to steal */
 #define STEAL_EVERY 8   /* and then every this many looks */
 #define YIELD_EVERY 32  /* a spinning searcher's looks between yields (see the top) */
@@ -316,17 +317,19 @@ static unsigned batch_left(struct batch *b)
 }
 
 /* Asks for the record of an item of p->warm_fn for writing (see "Warming" at the top): every
- * line of its warm_len bytes. */
+ * line of its warm_len bytes. Items of other functions (a NULL warm_fn matches none) are left
+ * alone. */
 static void warm(const struct jobq__pool *p, jobq__item_fn fn, void *arg)
 {
-	if (fn != p->warm_fn || !fn)
+	if (fn != p->warm_fn)
 		return;
-	const char *line = (const char *)((uintptr_t)arg & ~(uintptr_t)63);
-	for (const char *end = (const char *)arg + p->warm_len; line < end; line += 64)
+	const char *line = (const char *)((uintptr_t)arg & ~(uintptr_t)(WARM_LINE - 1));
+	for (const char *end = (const char *)arg + p->warm_len; line < end; line += WARM_LINE)
 		jobq__prefetch_write(line);
 }
 
-/* The owner: the next item of its batch, if a thief left one; warms the one WARM_AHEAD on. */
+/* The owner: the next item of its batch, if a thief left one; if that is an item of warm_fn,
+ * warms the one WARM_AHEAD on (a batch of posts reads nothing ahead). */
 static bool batch_take(const struct jobq__pool *p, struct batch *b, struct jobq__item *it)
 {
 	/* Acquire, and release on the CAS: the reads of the item come before the owner, seeing
@@ -339,7 +342,7 @@ static bool batch_take(const struct jobq__pool *p, struct batch *b, struct jobq_
 							  memory_order_acq_rel, memory_order_acquire)) {
 			/* A thief may take that one meanwhile: then the hint was for its run. */
 			unsigned ahead = batch_next(word) + WARM_AHEAD;
-			if (ahead < batch_end(word))
+			if (it->fn == p->warm_fn && ahead < batch_end(word))
 				warm(p, atomic_load_explicit(&b->item[ahead].fn, memory_order_relaxed),
 				     atomic_load_explicit(&b->item[ahead].arg, memory_order_relaxed));
 			return true;

@@ -52,7 +52,7 @@ struct jobq__pool {
 	void (*idle)(struct jobq__pool *p);
 	/* Items of warm_fn are passed a record of warm_len bytes that they write (job.c's tracked
 	 * jobs): a worker prefetches the records of the items next in its batch for writing
-	 * (pool.c, "Batches"). NULL for none; jobq__pool_init clears it where the CPU cannot
+	 * (pool.c, "Warming"). NULL for none; jobq__pool_init clears it where the CPU cannot
 	 * prefetch for writing. Set, like held, before jobq__pool_init. */
 	jobq__item_fn warm_fn;
 	size_t warm_len;
