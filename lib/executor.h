@@ -53,10 +53,10 @@ static inline int64_t jobq__now(jobq_t *q, bool realtime)
 }
 
 /* A record's timestamp: the wall-clock time, but not before prev (two threads' readings of
- * jobq__walltime are ordered only to within its error). */
-static inline int64_t jobq__stamp(jobq_t *q, int64_t prev)
+ * jobq__walltime are ordered only to within its error); mono as for jobq__clock_stamp. */
+static inline int64_t jobq__stamp(jobq_t *q, int64_t prev, int64_t *mono)
 {
-	int64_t t = jobq__clock_stamp(&q->clock);
+	int64_t t = jobq__clock_stamp(&q->clock, mono);
 	return t > prev ? t : prev;
 }
 

@@ -132,10 +132,11 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 /* Frees what a record owns, before its slot is freed. */
 static void strip(struct jobq__job *j)
 {
-	jobq__free(j->name);
-	jobq__free(j->error);
-	jobq__free(j->progress);
-	jobq__free(j->result);
+	/* Most records own none of these: a free(NULL) for each was four calls a pruned record. */
+	void *owned[] = {j->name, j->error, j->progress, j->result};
+	for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
+		if (owned[i])
+			jobq__free(owned[i]);
 }
 
 static void free_record(struct jobq__job *j)
@@ -217,7 +218,7 @@ int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *op
 	j->backoff_factor = (float)(opts->backoff.factor ? opts->backoff.factor : q->backoff.factor);
 	j->flags = opts->retry_timeouts ? JOB_RETRY_TIMEOUTS : 0;
 	j->timer.idx = JOBQ__TIMER_IDLE;
-	j->created_ns = jobq__stamp(q, 0);
+	j->created_ns = jobq__stamp(q, 0, NULL);
 
 	int state = JOBQ_QUEUED;
 	if (opts->delay_ms || opts->run_at_ns) {
@@ -361,7 +362,7 @@ void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state
 		.attempt = j->attempt,
 		.code = atomic_load_explicit(&j->code, memory_order_relaxed),
 		.percent = j->percent,
-		.time_ns = jobq__stamp(j->q, 0),
+		.time_ns = jobq__stamp(j->q, 0, NULL),
 	};
 	if (kind == JOBQ_EV_PROGRESS && j->progress)
 		strncpy(ev.text, j->progress, sizeof ev.text - 1);
@@ -519,15 +520,17 @@ static _Thread_local struct {
 	struct jobq__kept v[STAGE_MAX];
 } staged;
 
-/* Retains a record that this thread has settled: batched on q's workers, else at once. */
-static void retain_settled(jobq_t *q, struct jobq__job *j)
+/* Retains a record that this thread has settled at the monotonic time at: batched on q's
+ * workers, else at once. */
+static void retain_settled(jobq_t *q, struct jobq__job *j, int64_t at)
 {
 	struct jobq__registry *r = &q->reg;
+	struct jobq__kept k = {j, at};
 	if (r->retain_slack < STAGE_MAX || !jobq__pool_is_worker(&q->pool)) {
-		jobq__retain(r, j);
+		prune(r, &k, 1);
 		return;
 	}
-	staged.v[staged.n++] = kept_of(r, j);
+	staged.v[staged.n++] = k;
 	if (staged.n == STAGE_MAX)
 		jobq__retain_flush(r);
 }
@@ -589,13 +592,17 @@ static void drop_run_ref(struct jobq__job *j)
 }
 
 /* Writes the code and finish time of j's end: before its final state is stored (end), or under
- * j->mu with a cancel's claim of that state (claim_cancel). */
-static void stamp_end(struct jobq__job *j, int code)
+ * j->mu with a cancel's claim of that state (claim_cancel). Returns the monotonic time of the
+ * same reading, the settling time that retention keeps (end). */
+static int64_t stamp_end(struct jobq__job *j, int code)
 {
+	int64_t mono;
 	atomic_store_explicit(&j->code, code, memory_order_relaxed);
 	atomic_store_explicit(&j->finished_ns,
-			      jobq__stamp(j->q, j->started_ns ? j->started_ns : j->created_ns),
+			      jobq__stamp(j->q, j->started_ns ? j->started_ns : j->created_ns,
+					  &mono),
 			      memory_order_relaxed);
+	return mono;
 }
 
 /*
@@ -626,6 +633,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	jobq_t *q = j->q;
 	bool dead = state == JOBQ_DEAD;
 	jobq_status_t st;
+	int64_t at; /* when it settles, for retention: the end's stamp, or the coarse clock */
 
 	/* Without j->mu: the winner of a job (see the top of the file) is the only thread that
 	 * writes to it from here on, and readers see the final state after the code and the time
@@ -634,9 +642,11 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	 * interleaved bench -x 0,1,1,1,1000000, 10 rounds, medians 10.89 -> 12.57 M tracked jobs/s
 	 * and 0.177 -> 0.143 CPU µs per job (docs/BENCHMARKS.md, the nineteenth round). */
 	if (atomic_load_explicit(&j->state, memory_order_relaxed) != (int)state) {
-		stamp_end(j, code);
+		at = stamp_end(j, code);
 		atomic_store_explicit(&j->state, state, memory_order_release);
-	} /* else a cancel's claim stored it, with the code and time (claim_cancel) */
+	} else { /* a cancel's claim stored it, with the code and time (claim_cancel) */
+		at = jobq__clock_coarse(q->reg.clock);
+	}
 	if (j->on_done || (dead && q->on_dead))
 		jobq__snapshot(j, &st);
 	struct jobq__key *key = j->key; /* set before the job was published, read only here */
@@ -671,7 +681,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	} else {
 		if (own_run)
 			drop_run_ref(j);
-		retain_settled(q, j);
+		retain_settled(q, j, at);
 	}
 	wake_waiters(&q->reg);
 }
@@ -804,7 +814,7 @@ void jobq__job_run(void *job)
 	}
 	atomic_store_explicit(&j->state, JOBQ_RUNNING, memory_order_relaxed);
 	j->attempt++;
-	j->started_ns = jobq__stamp(q, j->created_ns);
+	j->started_ns = jobq__stamp(q, j->created_ns, NULL);
 	j->timer.due = j->timeout_ms ? jobq__now(q, false) + j->timeout_ms * MS : 0;
 	j->flags &= (uint8_t)~JOB_RETRY_AFTER;
 	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_RUNNING);

@@ -25,7 +25,7 @@ struct jobq__job;
 /* A retained record, with what pruning needs to know of it. */
 struct jobq__kept {
 	struct jobq__job *job;
-	int64_t at; /* settled, jobq__clock_coarse */
+	int64_t at; /* settled: monotonic, to jobq__clock_coarse's precision */
 };
 
 /* Record flags (j->flags, written under the record's lock). */

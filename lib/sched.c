@@ -28,7 +28,6 @@
 
 #include "alloc.h"
 #include "os.h"
-#include "walltime.h"
 
 #define BATCH 64
 #define REFIRE_NS 1000000 /* a full queue: try again a millisecond later */
@@ -39,13 +38,6 @@ int64_t jobq__clock_now(const struct jobq__clock *c, bool realtime)
 	if (c->fn)
 		return c->fn(realtime, c->data);
 	return jobq__os_now(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC);
-}
-
-int64_t jobq__clock_stamp(const struct jobq__clock *c)
-{
-	if (c->fn)
-		return c->fn(true, c->data);
-	return jobq__walltime();
 }
 
 int64_t jobq__clock_coarse(const struct jobq__clock *c)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "jobq.h"
+#include "walltime.h"
 
 /* The clocks every part of an executor reads: the host's hook or the system's. */
 struct jobq__clock {
@@ -20,8 +21,17 @@ struct jobq__clock {
 
 int64_t jobq__clock_now(const struct jobq__clock *c, bool realtime);
 /* The wall-clock time for a record's timestamps: the host's hook, or jobq__walltime (to about
- * a hundred nanoseconds, at less than half clock_gettime's cost). */
-int64_t jobq__clock_stamp(const struct jobq__clock *c);
+ * a hundred nanoseconds, at less than half clock_gettime's cost). With mono not NULL, also the
+ * monotonic time to jobq__clock_coarse's precision or better, from the same reading where the
+ * TSC is read (jobq__walltime_mono). Inline, as the reading is (walltime.h). */
+static inline int64_t jobq__clock_stamp(const struct jobq__clock *c, int64_t *mono)
+{
+	if (!c->fn)
+		return jobq__walltime_mono(mono);
+	if (mono)
+		*mono = c->fn(false, c->data);
+	return c->fn(true, c->data);
+}
 /* The monotonic clock to a few milliseconds (CLOCK_MONOTONIC_COARSE, a memory read), for
  * retention ages and key windows, which the hot path stamps once per job. */
 int64_t jobq__clock_coarse(const struct jobq__clock *c);

@@ -1,6 +1,7 @@
 /*
  * walltime.c: CLOCK_REALTIME at about 10 ns a reading where clock_gettime takes 23 (the
- * machines in docs/BENCHMARKS.md); a tracked job reads it three times. Any thread.
+ * machines in docs/BENCHMARKS.md); a tracked job reads it three times. Any thread. This file
+ * makes the anchor and the readings that need clock_gettime; walltime.h reads the TSC, inline.
  *
  * Where the kernel itself keeps time with the time-stamp counter (see below), a reading is the
  * last anchor (a TSC value and the clock_gettime reading taken with it) plus the ticks since,
@@ -31,9 +32,12 @@
  * would fall before the other's anchor and replace it, and anchors taken in turn on the two would
  * not lie where the rate puts them: readings then go to clock_gettime.
  *
- * The anchor is a sequence lock: the writer makes seq odd, writes, makes it even; a reader that
- * sees it odd or changed reads clock_gettime instead of waiting. Its fields are relaxed atomics,
- * so the race a sequence lock is made of is not a data race.
+ * The anchor is a sequence lock (jobq__wt): the writer makes seq odd, writes, makes it even; a
+ * reader that sees it odd or changed reads clock_gettime instead of waiting.
+ *
+ * The anchor keeps CLOCK_MONOTONIC too, read just after its CLOCK_REALTIME, so that a reading can
+ * give the monotonic time from the same ticks (jobq__walltime_mono): a record's age for retention
+ * comes with its finish time, not from a clock read of its own.
  *
  * Not taken: the kernel's own scale (through a perf_event page: needs a perf event, which the
  * host may forbid), and CLOCK_REALTIME_COARSE (a tick, 4 ms, hides a job's run time).
@@ -50,6 +54,17 @@
 #include "hb.h"
 #include "os.h"
 
+struct jobq__wt_anchor jobq__wt;
+
+/* A reading by clock_gettime, where the TSC is not read: CLOCK_REALTIME, and for *mono (if not
+ * NULL) the coarse monotonic clock, a memory read, as good as an age needs. */
+static int64_t by_syscall(int64_t *mono)
+{
+	if (mono)
+		*mono = jobq__os_now(CLOCK_MONOTONIC_COARSE);
+	return jobq__os_now(CLOCK_REALTIME);
+}
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <x86intrin.h>
@@ -59,12 +74,8 @@
 #define MAX_READ_NS 200       /* a clock_gettime bracketed by more ticks than this was cut */
 #define MAX_GHZ 8             /* before the rate is known, ticks are taken as this fast */
 
+/* What the writer of the anchor keeps beside it (jobq__wt). */
 static struct {
-	_Atomic uint32_t seq;  /* odd while the anchor is written */
-	_Atomic uint64_t tsc;  /* the anchor: a TSC value ... */
-	_Atomic int64_t real;  /* ... and CLOCK_REALTIME then */
-	_Atomic uint64_t mult; /* nanoseconds per tick << 32; 0 until an anchor agrees */
-	_Atomic uint64_t life; /* ticks in ANCHOR_NS (0 while mult is 0) */
 	atomic_flag busy;      /* held by the thread replacing the anchor */
 	/* Under busy: the anchor's uncertainty (half the ticks around its clock_gettime), the
 	 * first anchor of the run that the rate is measured over, and that rate (like mult; 0
@@ -72,7 +83,6 @@ static struct {
 	uint64_t tsc_err, base_tsc, base_err;
 	int64_t base_real;
 	uint64_t rate;
-	_Atomic bool usable;   /* the kernel keeps time with the TSC (set once, by wt_probe) */
 } wt = {.busy = ATOMIC_FLAG_INIT};
 
 static pthread_once_t wt_once = PTHREAD_ONCE_INIT;
@@ -90,16 +100,27 @@ static void wt_probe(void)
 {
 	/* helgrind sees neither the sequence lock nor the busy flag as the locks they are. */
 	JOBQ_HB_ATOMIC(&wt, sizeof wt);
+	JOBQ_HB_ATOMIC(&jobq__wt, sizeof jobq__wt);
 	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
 	char name[32] = "";
-	if (!f)
-		return;
-	if (fgets(name, sizeof name, f)) {
-		bool tsc = strcmp(name, "tsc\n") == 0 ||
-			   (strcmp(name, "kvm-clock\n") == 0 && invariant_tsc());
-		atomic_store_explicit(&wt.usable, tsc, memory_order_relaxed);
+	bool tsc = false;
+	if (f) {
+		if (fgets(name, sizeof name, f))
+			tsc = strcmp(name, "tsc\n") == 0 ||
+			      (strcmp(name, "kvm-clock\n") == 0 && invariant_tsc());
+		fclose(f);
 	}
-	fclose(f);
+	/* Relaxed: the inline reader reads the anchor under its sequence lock, not on the
+	 * strength of this store. */
+	atomic_store_explicit(&jobq__wt.usable, tsc ? JOBQ__WT_TSC : JOBQ__WT_SYSCALL,
+			      memory_order_relaxed);
+}
+
+/* Whether readings may come from the TSC, once the probe has run. */
+static bool wt_usable(void)
+{
+	pthread_once(&wt_once, wt_probe);
+	return atomic_load_explicit(&jobq__wt.usable, memory_order_relaxed) == JOBQ__WT_TSC;
 }
 
 static inline uint64_t ticks(void)
@@ -133,8 +154,8 @@ static uint64_t rate_of(uint64_t tsc0, int64_t real0, uint64_t tsc1, int64_t rea
  */
 static bool on_course(uint64_t tsc, int64_t real, uint64_t err)
 {
-	uint64_t at = relaxed_u64(&wt.tsc);
-	int64_t at_real = atomic_load_explicit(&wt.real, memory_order_relaxed);
+	uint64_t at = relaxed_u64(&jobq__wt.tsc);
+	int64_t at_real = atomic_load_explicit(&jobq__wt.real, memory_order_relaxed);
 	if (tsc <= at || real <= at_real || at <= wt.base_tsc)
 		return false;
 	uint64_t d = tsc - at, r = wt.rate;
@@ -161,19 +182,19 @@ static int64_t reanchor(void)
 	uint64_t t0 = ticks();
 	int64_t real = jobq__os_now(CLOCK_REALTIME);
 	uint64_t t1 = ticks();
-	uint64_t mult = relaxed_u64(&wt.mult);
+	uint64_t mult = relaxed_u64(&jobq__wt.mult);
 	uint64_t max_read = mult ? ((uint64_t)MAX_READ_NS << 32) / mult : MAX_READ_NS * MAX_GHZ;
 	if (t1 <= t0 || t1 - t0 > max_read)
 		return real; /* cut by an interrupt: not an anchor */
-	if (!due(atomic_load_explicit(&wt.real, memory_order_relaxed), real) &&
-	    relaxed_u64(&wt.tsc))
+	if (!due(atomic_load_explicit(&jobq__wt.real, memory_order_relaxed), real) &&
+	    relaxed_u64(&jobq__wt.tsc))
 		return real;
 	if (atomic_flag_test_and_set_explicit(&wt.busy, memory_order_acquire))
 		return real; /* another thread is at it */
 
 	/* The anchor is this thread's to change now; read it again. */
-	uint64_t at = relaxed_u64(&wt.tsc);
-	int64_t at_real = atomic_load_explicit(&wt.real, memory_order_relaxed);
+	uint64_t at = relaxed_u64(&jobq__wt.tsc);
+	int64_t at_real = atomic_load_explicit(&jobq__wt.real, memory_order_relaxed);
 	uint64_t tsc = t0 + (t1 - t0) / 2, err = (t1 - t0 + 1) / 2;
 	if (!at || due(at_real, real)) {
 		if (wt.rate && on_course(tsc, real, err)) {
@@ -189,49 +210,43 @@ static int64_t reanchor(void)
 			mult = 0;
 		}
 		wt.tsc_err = err;
-		uint32_t s = atomic_load_explicit(&wt.seq, memory_order_relaxed);
-		atomic_store_explicit(&wt.seq, s + 1, memory_order_relaxed);
+		uint32_t s = atomic_load_explicit(&jobq__wt.seq, memory_order_relaxed);
+		atomic_store_explicit(&jobq__wt.seq, s + 1, memory_order_relaxed);
 		atomic_thread_fence(memory_order_release);
-		atomic_store_explicit(&wt.tsc, tsc, memory_order_relaxed);
-		atomic_store_explicit(&wt.real, real, memory_order_relaxed);
-		atomic_store_explicit(&wt.mult, mult, memory_order_relaxed);
-		atomic_store_explicit(&wt.life, mult ? ((uint64_t)ANCHOR_NS << 32) / mult : 0,
+		atomic_store_explicit(&jobq__wt.tsc, tsc, memory_order_relaxed);
+		atomic_store_explicit(&jobq__wt.real, real, memory_order_relaxed);
+		atomic_store_explicit(&jobq__wt.mono, jobq__os_now(CLOCK_MONOTONIC), memory_order_relaxed);
+		atomic_store_explicit(&jobq__wt.mult, mult, memory_order_relaxed);
+		atomic_store_explicit(&jobq__wt.life, mult ? ((uint64_t)ANCHOR_NS << 32) / mult : 0,
 				      memory_order_relaxed);
-		atomic_store_explicit(&wt.seq, s + 2, memory_order_release);
+		atomic_store_explicit(&jobq__wt.seq, s + 2, memory_order_release);
 	}
 	atomic_flag_clear_explicit(&wt.busy, memory_order_release);
 	return real;
 }
 
-int64_t jobq__walltime(void)
+int64_t jobq__walltime_slow(int64_t *mono)
 {
-	pthread_once(&wt_once, wt_probe);
-	if (!atomic_load_explicit(&wt.usable, memory_order_relaxed))
-		return jobq__os_now(CLOCK_REALTIME);
-	uint32_t s = atomic_load_explicit(&wt.seq, memory_order_acquire);
-	uint64_t now = ticks();
-	uint64_t at = relaxed_u64(&wt.tsc), mult = relaxed_u64(&wt.mult), life = relaxed_u64(&wt.life);
-	int64_t real = atomic_load_explicit(&wt.real, memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	if ((s & 1) || atomic_load_explicit(&wt.seq, memory_order_relaxed) != s)
-		return jobq__os_now(CLOCK_REALTIME); /* being replaced */
-	uint64_t d = now - at; /* huge if the counter read before the anchor: then stale */
-	if (d < life)
-		return real + (int64_t)(((unsigned __int128)d * mult) >> 32);
-	return reanchor();
+	if (!wt_usable())
+		return by_syscall(mono);
+	/* The anchor is stale, being replaced or not made yet: clock_gettime, which may become the
+	 * next anchor. */
+	int64_t real = reanchor();
+	if (mono)
+		*mono = jobq__os_now(CLOCK_MONOTONIC_COARSE);
+	return real;
 }
 
 bool jobq__walltime_interpolating(void)
 {
-	pthread_once(&wt_once, wt_probe);
-	return atomic_load_explicit(&wt.usable, memory_order_relaxed) && relaxed_u64(&wt.mult) != 0;
+	return wt_usable() && relaxed_u64(&jobq__wt.mult) != 0;
 }
 
 #else /* no TSC to read: clock_gettime */
 
-int64_t jobq__walltime(void)
+int64_t jobq__walltime_slow(int64_t *mono)
 {
-	return jobq__os_now(CLOCK_REALTIME);
+	return by_syscall(mono);
 }
 
 bool jobq__walltime_interpolating(void)

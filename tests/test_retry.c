@@ -1,7 +1,7 @@
 /*
- * test_retry.c: delayed jobs, retries with backoff, the dead-letter list, idempotency keys and
- * soft timeouts, all on a clock the test moves (jobq_options_t.clock): no test sleeps, and the
- * timer never fires because real time passed.
+ * test_retry.c: delayed jobs, retries with backoff, the dead-letter list, idempotency keys,
+ * soft timeouts and retention by age, all on a clock the test moves (jobq_options_t.clock): no
+ * test sleeps, and the timer never fires because real time passed.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -15,20 +15,26 @@
 
 #define MS 1000000LL
 
-static jobq_t *make(unsigned workers, unsigned max_attempts)
+/* An executor with options o on the test's clock, which starts again. */
+static jobq_t *make_on_clock(jobq_options_t *o)
 {
 	atomic_store(&clk.mono, 1000 * MS);
 	atomic_store(&clk.real, 1700000000000 * MS);
+	o->clock = fake_now;
+	o->clock_data = &clk;
+	jobq_t *q;
+	ck_assert_int_eq(jobq_create(&q, o), 0);
+	return q;
+}
+
+static jobq_t *make(unsigned workers, unsigned max_attempts)
+{
 	jobq_options_t o;
 	jobq_options_init(&o);
 	o.workers = workers;
 	o.max_attempts = max_attempts;
 	o.backoff = (jobq_backoff_t){.base_ms = 100, .cap_ms = 1000, .factor = 2};
-	o.clock = fake_now;
-	o.clock_data = &clk;
-	jobq_t *q;
-	ck_assert_int_eq(jobq_create(&q, &o), 0);
-	return q;
+	return make_on_clock(&o);
 }
 
 /* A job that fails `fails` times (asking for a retry), then succeeds. */
@@ -357,6 +363,49 @@ START_TEST(dead_letters_list_requeue_purge)
 }
 END_TEST
 
+static jobq_outcome_t done_job(jobq_ctx_t *ctx, void *arg)
+{
+	(void)ctx;
+	(void)arg;
+	return JOBQ_DONE;
+}
+
+/* Submits a job and waits for it to settle; returns its id. */
+static uint64_t run_one(jobq_t *q)
+{
+	uint64_t id;
+	ck_assert_int_eq(jobq_submit(q, done_job, NULL, NULL, &id), 0);
+	ck_assert_int_eq(jobq_wait(q, id, 0, NULL), 0);
+	return id;
+}
+
+START_TEST(records_are_forgotten_past_their_age_on_the_monotonic_clock)
+{
+	jobq_options_t o;
+	jobq_options_init(&o);
+	o.workers = 1;
+	o.retain_count = 100; /* no slack for a worker's batch: retained as each job ends */
+	o.retain_ms = 1000;
+	jobq_t *q = make_on_clock(&o);
+	jobq_status_t st;
+
+	uint64_t a = run_one(q);
+	advance(q, 600 * MS);
+	/* One worker: it retained each job before it ran the next, so a and b are retained. */
+	uint64_t b = run_one(q);
+	run_one(q);
+	/* A wall-clock step ages nothing: a is 600 ms old, not 2.6 s. */
+	step(q, 2000 * MS);
+	ck_assert_int_eq(jobq_status(q, a, &st), 0);
+	advance(q, 500 * MS);
+	ck_assert_int_eq(jobq_status(q, a, &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_status(q, b, &st), 0);
+	advance(q, 600 * MS);
+	ck_assert_int_eq(jobq_status(q, b, &st), JOBQ_ENOENT);
+	ck_assert_int_eq(jobq_destroy(q), 0);
+}
+END_TEST
+
 START_TEST(dead_letter_list_is_bounded)
 {
 	enum { N = 10 };
@@ -615,6 +664,7 @@ Suite *suite(void)
 	tcase_add_test(tc, dead_letters_list_requeue_purge);
 	tcase_add_test(tc, dead_letter_list_is_bounded);
 	tcase_add_test(tc, one_key_one_run);
+	tcase_add_test(tc, records_are_forgotten_past_their_age_on_the_monotonic_clock);
 	suite_add_tcase(s, tc);
 	return s;
 }
