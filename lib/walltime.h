@@ -8,7 +8,7 @@
  * each. Together with retention taking a record's age from its finish stamp (job.c, end), a
  * tracked job went from 0.126 to 0.121 CPU µs, 12.62 to 13.08 M jobs/s, in 30 interleaved
  * rounds of bench -x 0,1,1,2,400000 (medians; other sets in docs/BENCHMARKS.md, the
- * twenty-sixth round). A build whose readings were the bare counter ran as fast.
+ * twenty-sixth round).
  */
 #ifndef JOBQ_WALLTIME_H
 #define JOBQ_WALLTIME_H
