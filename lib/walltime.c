@@ -54,7 +54,8 @@
 #include "hb.h"
 #include "os.h"
 
-struct jobq__wt_anchor jobq__wt;
+/* At the start of a line: every stamp reads it, and only a new anchor writes it. */
+_Alignas(64) struct jobq__wt_anchor jobq__wt;
 
 /* A reading by clock_gettime, where the TSC is not read: CLOCK_REALTIME, and for *mono (if not
  * NULL) the coarse monotonic clock, a memory read, as good as an age needs. */
