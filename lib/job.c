@@ -132,11 +132,10 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 /* Frees what a record owns, before its slot is freed. */
 static void strip(struct jobq__job *j)
 {
-	/* Most records own none of these: a free(NULL) for each was four calls a pruned record. */
-	void *owned[] = {j->name, j->error, j->progress, j->result};
-	for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
-		if (owned[i])
-			jobq__free(owned[i]);
+	jobq__free(j->name);
+	jobq__free(j->error);
+	jobq__free(j->progress);
+	jobq__free(j->result);
 }
 
 static void free_record(struct jobq__job *j)

@@ -33,7 +33,7 @@ static inline int64_t jobq__clock_stamp(const struct jobq__clock *c, int64_t *mo
 	return c->fn(true, c->data);
 }
 /* The monotonic clock to a few milliseconds (CLOCK_MONOTONIC_COARSE, a memory read), for
- * retention ages and key windows, which the hot path stamps once per job. */
+ * retention's pruning and key windows. */
 int64_t jobq__clock_coarse(const struct jobq__clock *c);
 
 /* What a timer entry times; each kind has its own fire function. */

@@ -68,7 +68,6 @@ static int64_t by_syscall(int64_t *mono)
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-#include <x86intrin.h>
 
 #define ANCHOR_NS 1000000     /* an anchor is replaced after a millisecond */
 #define MAX_DRIFT_PPM 100     /* an anchor lies where the rate puts it to this */
@@ -124,21 +123,11 @@ static bool wt_usable(void)
 	return atomic_load_explicit(&jobq__wt.usable, memory_order_relaxed) == JOBQ__WT_TSC;
 }
 
-static inline uint64_t ticks(void)
-{
-	return __rdtsc();
-}
-
 static uint64_t relaxed_u64(_Atomic uint64_t *p)
 {
 	return atomic_load_explicit(p, memory_order_relaxed);
 }
 
-/* ticks * rate (nanoseconds per tick << 32): nanoseconds. */
-static uint64_t ns_of(uint64_t ticks, uint64_t rate)
-{
-	return (uint64_t)(((unsigned __int128)ticks * rate) >> 32);
-}
 
 /* The rate between two anchors, or 0 when the counter or the clock did not move forward. */
 static uint64_t rate_of(uint64_t tsc0, int64_t real0, uint64_t tsc1, int64_t real1)
@@ -160,13 +149,13 @@ static bool on_course(uint64_t tsc, int64_t real, uint64_t err)
 	if (tsc <= at || real <= at_real || at <= wt.base_tsc)
 		return false;
 	uint64_t d = tsc - at, r = wt.rate;
-	int64_t predicted = at_real + (int64_t)ns_of(d, r);
+	int64_t predicted = at_real + (int64_t)jobq__wt_ns(d, r);
 	uint64_t off = (uint64_t)(real > predicted ? real - predicted : predicted - real);
 	/* The rate was measured over at - base_tsc, from readings off by base_err and tsc_err. */
 	uint64_t rate_err = (uint64_t)((unsigned __int128)(wt.base_err + wt.tsc_err) * d /
 				       (at - wt.base_tsc));
 	uint64_t slack = (uint64_t)(real - at_real) * MAX_DRIFT_PPM / 1000000 +
-			 ns_of(err + wt.tsc_err + rate_err, r);
+			 jobq__wt_ns(err + wt.tsc_err + rate_err, r);
 	return off <= slack;
 }
 
@@ -180,9 +169,9 @@ static bool due(int64_t real, int64_t now)
 /* Reads clock_gettime and, when the reading is clean and the anchor due, makes it the anchor. */
 static int64_t reanchor(void)
 {
-	uint64_t t0 = ticks();
+	uint64_t t0 = jobq__wt_ticks();
 	int64_t real = jobq__os_now(CLOCK_REALTIME);
-	uint64_t t1 = ticks();
+	uint64_t t1 = jobq__wt_ticks();
 	uint64_t mult = relaxed_u64(&jobq__wt.mult);
 	uint64_t max_read = mult ? ((uint64_t)MAX_READ_NS << 32) / mult : MAX_READ_NS * MAX_GHZ;
 	if (t1 <= t0 || t1 - t0 > max_read)
@@ -211,12 +200,14 @@ static int64_t reanchor(void)
 			mult = 0;
 		}
 		wt.tsc_err = err;
+		/* Before the write begins, so that readers are turned away no longer for it. */
+		int64_t mono = jobq__os_now(CLOCK_MONOTONIC);
 		uint32_t s = atomic_load_explicit(&jobq__wt.seq, memory_order_relaxed);
 		atomic_store_explicit(&jobq__wt.seq, s + 1, memory_order_relaxed);
 		atomic_thread_fence(memory_order_release);
 		atomic_store_explicit(&jobq__wt.tsc, tsc, memory_order_relaxed);
 		atomic_store_explicit(&jobq__wt.real, real, memory_order_relaxed);
-		atomic_store_explicit(&jobq__wt.mono, jobq__os_now(CLOCK_MONOTONIC), memory_order_relaxed);
+		atomic_store_explicit(&jobq__wt.mono, mono, memory_order_relaxed);
 		atomic_store_explicit(&jobq__wt.mult, mult, memory_order_relaxed);
 		atomic_store_explicit(&jobq__wt.life, mult ? ((uint64_t)ANCHOR_NS << 32) / mult : 0,
 				      memory_order_relaxed);

@@ -39,6 +39,20 @@ extern struct jobq__wt_anchor jobq__wt;
 /* A reading that the inline path below cannot make (walltime.c). */
 int64_t jobq__walltime_slow(int64_t *mono);
 
+#if defined(__x86_64__)
+/* The time-stamp counter. */
+static inline uint64_t jobq__wt_ticks(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+
+/* ticks * rate (nanoseconds per tick << 32): nanoseconds. */
+static inline uint64_t jobq__wt_ns(uint64_t ticks, uint64_t rate)
+{
+	return (uint64_t)(((unsigned __int128)ticks * rate) >> 32);
+}
+#endif
+
 /*
  * The wall-clock time in nanoseconds since the epoch, to within about a hundred nanoseconds of
  * clock_gettime(CLOCK_REALTIME), following its steps within a millisecond; and in *mono (if not
@@ -51,7 +65,7 @@ static inline int64_t jobq__walltime_mono(int64_t *mono)
 #if defined(__x86_64__)
 	if (atomic_load_explicit(&jobq__wt.usable, memory_order_relaxed) == JOBQ__WT_TSC) {
 		uint32_t s = atomic_load_explicit(&jobq__wt.seq, memory_order_acquire);
-		uint64_t now = __builtin_ia32_rdtsc();
+		uint64_t now = jobq__wt_ticks();
 		uint64_t at = atomic_load_explicit(&jobq__wt.tsc, memory_order_relaxed);
 		uint64_t mult = atomic_load_explicit(&jobq__wt.mult, memory_order_relaxed);
 		uint64_t life = atomic_load_explicit(&jobq__wt.life, memory_order_relaxed);
@@ -61,7 +75,7 @@ static inline int64_t jobq__walltime_mono(int64_t *mono)
 		uint64_t d = now - at; /* huge if the counter read before the anchor: then stale */
 		if (!(s & 1) && atomic_load_explicit(&jobq__wt.seq, memory_order_relaxed) == s &&
 		    d < life) {
-			int64_t since = (int64_t)(((unsigned __int128)d * mult) >> 32);
+			int64_t since = (int64_t)jobq__wt_ns(d, mult);
 			if (mono)
 				*mono = at_mono + since;
 			return real + since;
