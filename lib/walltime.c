@@ -57,13 +57,13 @@
 /* At the start of a line: every stamp reads it, and only a new anchor writes it. */
 _Alignas(64) struct jobq__wt_anchor jobq__wt;
 
-/* A reading by clock_gettime, where the TSC is not read: CLOCK_REALTIME, and for *mono (if not
- * NULL) the coarse monotonic clock, a memory read, as good as an age needs. */
-static int64_t by_syscall(int64_t *mono)
+/* A reading of real by clock_gettime, where the TSC is not read: *mono (if not NULL) is the
+ * coarse monotonic clock then, a memory read, as good as an age needs. */
+static int64_t with_coarse_mono(int64_t real, int64_t *mono)
 {
 	if (mono)
 		*mono = jobq__os_now(CLOCK_MONOTONIC_COARSE);
-	return jobq__os_now(CLOCK_REALTIME);
+	return real;
 }
 
 #if defined(__x86_64__)
@@ -127,7 +127,6 @@ static uint64_t relaxed_u64(_Atomic uint64_t *p)
 {
 	return atomic_load_explicit(p, memory_order_relaxed);
 }
-
 
 /* The rate between two anchors, or 0 when the counter or the clock did not move forward. */
 static uint64_t rate_of(uint64_t tsc0, int64_t real0, uint64_t tsc1, int64_t real1)
@@ -219,14 +218,9 @@ static int64_t reanchor(void)
 
 int64_t jobq__walltime_slow(int64_t *mono)
 {
-	if (!wt_usable())
-		return by_syscall(mono);
-	/* The anchor is stale, being replaced or not made yet: clock_gettime, which may become the
-	 * next anchor. */
-	int64_t real = reanchor();
-	if (mono)
-		*mono = jobq__os_now(CLOCK_MONOTONIC_COARSE);
-	return real;
+	/* Where the TSC is read, the anchor is stale, being replaced or not made yet:
+	 * clock_gettime, which may become the next anchor. */
+	return with_coarse_mono(wt_usable() ? reanchor() : jobq__os_now(CLOCK_REALTIME), mono);
 }
 
 bool jobq__walltime_interpolating(void)
@@ -238,7 +232,7 @@ bool jobq__walltime_interpolating(void)
 
 int64_t jobq__walltime_slow(int64_t *mono)
 {
-	return by_syscall(mono);
+	return with_coarse_mono(jobq__os_now(CLOCK_REALTIME), mono);
 }
 
 bool jobq__walltime_interpolating(void)
