@@ -20,12 +20,15 @@
  *   SPIN_NS: each job busy-waits that many nanoseconds (default 0: empty jobs). It also
  *   prints a cache-line round trip between CPUs 0 and 1 taken right after the run, and for
  *   jobq's tracked jobs the two sides of a job apart: the submits of the last warm-up burst,
- *   queued while the pool was paused, and the workers' drain of it.
+ *   queued while the pool was paused, and the workers' drain of it. Last, what the threads
+ *   spent in the timed run, on a CPU and waiting for one (their schedstat): with more threads
+ *   than CPUs, it says whether a run was bound by its CPUs or left one idle.
  *
  * Benchmarks are not tests: nothing here asserts a timing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <glib.h>
 #include <inttypes.h>
@@ -473,12 +476,85 @@ static void spin_job(void *arg)
  * until everything has run. res: [0] jobs/s, [1] CPU seconds per job, [2] allocs per job,
  * [3] bytes allocated per job, [4] seconds until the last submitter returned (libuv's after
  * running its loop, so its callbacks too), [5] seconds until everything had run. */
+/* ---- Where a throughput run's threads spent it ---------------------------------------------- */
+
+/* A thread's time on a CPU and its time runnable but waiting for one, ns: the first two fields
+ * of its schedstat file (both 0 where the kernel keeps no schedstats). With more threads than
+ * CPUs, the two say whether a run was bound by its CPUs and which threads waited for them. */
+struct sched_time {
+	int64_t run, wait;
+};
+
+/* With open and read, not stdio: the submitters read theirs while allocations are counted. */
+static struct sched_time sched_time_of(const char *path)
+{
+	struct sched_time t = {0, 0};
+	char buf[128];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t len = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	if (len > 0) {
+		char *end;
+		buf[len] = '\0';
+		t.run = strtoll(buf, &end, 10);
+		t.wait = strtoll(end, NULL, 10);
+	}
+	return t;
+}
+
+#define MAX_TASKS 64
+/* The times of every thread of this process but the main one. */
+struct task_times {
+	unsigned n;
+	long tid[MAX_TASKS];
+	struct sched_time t[MAX_TASKS];
+};
+
+static void task_times(struct task_times *tt)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	tt->n = 0;
+	while (d && (de = readdir(d)) && tt->n < MAX_TASKS) {
+		long tid = atol(de->d_name);
+		if (de->d_name[0] == '.' || tid == (long)getpid())
+			continue;
+		char path[300];
+		snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", de->d_name);
+		tt->tid[tt->n] = tid;
+		tt->t[tt->n++] = sched_time_of(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* What the threads of `after` spent since `before` (a thread new in after, from 0), summed into
+ * *sum; returns how many of them ran at all. */
+static unsigned task_times_since(const struct task_times *before, const struct task_times *after,
+				 struct sched_time *sum)
+{
+	unsigned ran = 0;
+	*sum = (struct sched_time){0, 0};
+	for (unsigned i = 0; i < after->n; i++) {
+		struct sched_time t0 = {0, 0};
+		for (unsigned k = 0; k < before->n; k++)
+			if (before->tid[k] == after->tid[i])
+				t0 = before->t[k];
+		sum->run += after->t[i].run - t0.run;
+		sum->wait += after->t[i].wait - t0.wait;
+		ran += after->t[i].run > t0.run;
+	}
+	return ran;
+}
+
 struct tput_thread {
 	pthread_t t;
 	struct ex *ex;
 	size_t n;
 	pthread_barrier_t *ready;
 	_Atomic int *go;
+	struct sched_time t0, t1; /* this submitter's, from the start to its last submit */
 };
 
 static void *tput_submitter(void *arg)
@@ -489,9 +565,11 @@ static void *tput_submitter(void *arg)
 	pthread_barrier_wait(a->ready);
 	while (!atomic_load_explicit(a->go, memory_order_acquire))
 		relax();
+	a->t0 = sched_time_of("/proc/thread-self/schedstat");
 	for (size_t i = 0; i < a->n; i++)
 		sub_push(&s, (void *)(uintptr_t)(i + 1));
 	sub_close(&s);
+	a->t1 = sched_time_of("/proc/thread-self/schedstat");
 	return NULL;
 }
 
@@ -573,6 +651,10 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 		pthread_create(&th[i].t, NULL, tput_submitter, &th[i]);
 	}
 	pthread_barrier_wait(&ready);
+	/* The executor's threads are every thread but this one and the submitters, which are gone
+	 * by the second look. */
+	struct task_times tt0, tt1;
+	task_times(&tt0); /* before allocations are counted: opendir allocates */
 	size_t total = n / subs * subs;
 	struct usage u0 = usage_now();
 	uint64_t a0, b0, a1, b1;
@@ -591,6 +673,7 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	bench_count_allocs = 0;
 	struct usage u1 = usage_now();
 	bench_alloc_counts(&a1, &b1);
+	task_times(&tt1); /* after the counts: opendir allocates */
 	ex_destroy(&e);
 	res[0] = (double)total / ((double)(t1 - t0) / 1e9);
 	res[1] = (u1.cpu_s - u0.cpu_s) / (double)total;
@@ -600,6 +683,17 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	res[5] = (double)(t1 - t0) / 1e9;
 	res[6] = (double)(u1.faults - u0.faults);
 	/* res[7], res[8]: the last warm-up burst's submits and drain, ns a job (above). */
+	/* res[9..13]: ms on a CPU and waiting for one, the submitters' and the executor's threads',
+	 * and how many of the executor's threads ran (-x prints them). */
+	struct sched_time ex_t;
+	res[13] = task_times_since(&tt0, &tt1, &ex_t);
+	res[11] = (double)ex_t.run / 1e6;
+	res[12] = (double)ex_t.wait / 1e6;
+	res[9] = res[10] = 0;
+	for (unsigned i = 0; i < subs; i++) {
+		res[9] += (double)(th[i].t1.run - th[i].t0.run) / 1e6;
+		res[10] += (double)(th[i].t1.wait - th[i].t0.wait) / 1e6;
+	}
 }
 
 /* Latency: one submitter (this thread), one worker, so each has a core of a 2-core machine. */
@@ -1180,6 +1274,11 @@ int main(int argc, char **argv)
 			if (r[7] > 0)
 				printf("  its last warm-up burst, queued while the pool was paused: "
 				       "%.1f ns a submit, then %.1f ns a job to drain\n", r[7], r[8]);
+			if (r[9] + r[11] > 0)
+				printf("  in the timed run, ms on a CPU / ms waiting for one: the "
+				       "submitters %.1f / %.1f, the executor's threads (%.0f ran) "
+				       "%.1f / %.1f\n",
+				       r[9], r[10], r[13], r[11], r[12]);
 			return 0;
 		}
 		if (opt == 'o')
