@@ -472,10 +472,6 @@ static void spin_job(void *arg)
 		__asm__ __volatile__("" ::"r"(arg) : "memory");
 }
 
-/* Throughput: S submitters each queue n/S empty jobs as fast as they can; timed from their start
- * until everything has run. res: [0] jobs/s, [1] CPU seconds per job, [2] allocs per job,
- * [3] bytes allocated per job, [4] seconds until the last submitter returned (libuv's after
- * running its loop, so its callbacks too), [5] seconds until everything had run. */
 /* ---- Where a throughput run's threads spent it ---------------------------------------------- */
 
 /* A thread's time on a CPU and its time runnable but waiting for one, ns: the first two fields
@@ -504,7 +500,23 @@ static struct sched_time sched_time_of(const char *path)
 }
 
 #define MAX_TASKS 64
-/* The times of every thread of this process but the main one. */
+/* The ids of this process's threads but the caller's, at most MAX_TASKS; returns how many.
+ * opendir allocates: not inside a window where allocations are counted. */
+static unsigned other_threads(long tid[MAX_TASKS])
+{
+	long me = (long)syscall(SYS_gettid);
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	while (d && (de = readdir(d)) && n < MAX_TASKS)
+		if (de->d_name[0] != '.' && atol(de->d_name) != me)
+			tid[n++] = atol(de->d_name);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The times of every thread of this process but the caller. */
 struct task_times {
 	unsigned n;
 	long tid[MAX_TASKS];
@@ -513,20 +525,12 @@ struct task_times {
 
 static void task_times(struct task_times *tt)
 {
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	tt->n = 0;
-	while (d && (de = readdir(d)) && tt->n < MAX_TASKS) {
-		long tid = atol(de->d_name);
-		if (de->d_name[0] == '.' || tid == (long)getpid())
-			continue;
-		char path[300];
-		snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", de->d_name);
-		tt->tid[tt->n] = tid;
-		tt->t[tt->n++] = sched_time_of(path);
+	tt->n = other_threads(tt->tid);
+	for (unsigned i = 0; i < tt->n; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tt->tid[i]);
+		tt->t[i] = sched_time_of(path);
 	}
-	if (d)
-		closedir(d);
 }
 
 /* What the threads of `after` spent since `before` (a thread new in after, from 0), summed into
@@ -548,6 +552,13 @@ static unsigned task_times_since(const struct task_times *before, const struct t
 	return ran;
 }
 
+/* Throughput: S submitters each queue n/S empty jobs as fast as they can; timed from their start
+ * until everything has run. res: [0] jobs/s, [1] CPU seconds per job, [2] allocs per job,
+ * [3] bytes allocated per job, [4] seconds until the last submitter returned (libuv's after
+ * running its loop, so its callbacks too), [5] seconds until everything had run, [6] page
+ * faults in the timed run; for a tracked jobq row [7] ns a submit and [8] ns a job to drain in
+ * the last warm-up burst; [9] [10] the submitters' ms on a CPU and waiting for one, [11] [12]
+ * the executor's threads' and [13] how many of those ran (-x prints [7..13]). */
 struct tput_thread {
 	pthread_t t;
 	struct ex *ex;
@@ -654,7 +665,7 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	/* The executor's threads are every thread but this one and the submitters, which are gone
 	 * by the second look. */
 	struct task_times tt0, tt1;
-	task_times(&tt0); /* before allocations are counted: opendir allocates */
+	task_times(&tt0); /* before allocations are counted */
 	size_t total = n / subs * subs;
 	struct usage u0 = usage_now();
 	uint64_t a0, b0, a1, b1;
@@ -673,7 +684,7 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	bench_count_allocs = 0;
 	struct usage u1 = usage_now();
 	bench_alloc_counts(&a1, &b1);
-	task_times(&tt1); /* after the counts: opendir allocates */
+	task_times(&tt1); /* after the counts */
 	ex_destroy(&e);
 	res[0] = (double)total / ((double)(t1 - t0) / 1e9);
 	res[1] = (u1.cpu_s - u0.cpu_s) / (double)total;
@@ -682,9 +693,6 @@ static void child_tput(result_t res, int impl, int mode, unsigned subs, unsigned
 	res[4] = (double)(tq - t0) / 1e9;
 	res[5] = (double)(t1 - t0) / 1e9;
 	res[6] = (double)(u1.faults - u0.faults);
-	/* res[7], res[8]: the last warm-up burst's submits and drain, ns a job (above). */
-	/* res[9..13]: ms on a CPU and waiting for one, the submitters' and the executor's threads',
-	 * and how many of the executor's threads ran (-x prints them). */
 	struct sched_time ex_t;
 	res[13] = task_times_since(&tt0, &tt1, &ex_t);
 	res[11] = (double)ex_t.run / 1e6;
@@ -815,15 +823,12 @@ static void child_latency(result_t res, int impl, size_t n_awake, size_t n_parke
 /* Context switches (voluntary + involuntary) of every thread of this process but the caller. */
 static uint64_t ctxsw_others(void)
 {
-	pid_t me = (pid_t)syscall(SYS_gettid);
+	long tid[MAX_TASKS];
+	unsigned n = other_threads(tid);
 	uint64_t sum = 0;
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || atoi(de->d_name) == me)
-			continue;
-		char path[300], line[128];
-		snprintf(path, sizeof path, "/proc/self/task/%s/status", de->d_name);
+	for (unsigned i = 0; i < n; i++) {
+		char path[64], line[128];
+		snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid[i]);
 		FILE *f = fopen(path, "r");
 		while (f && fgets(line, sizeof line, f)) {
 			unsigned long v;
@@ -834,8 +839,6 @@ static uint64_t ctxsw_others(void)
 		if (f)
 			fclose(f);
 	}
-	if (d)
-		closedir(d);
 	return sum;
 }
 
