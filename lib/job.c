@@ -260,9 +260,9 @@ struct jobq__job *jobq__job_find(struct jobq__registry *r, uint64_t id)
 	if (!j)
 		return NULL;
 	jobq__lock(&j->mu);
-	/* listed first: a free record's id may be changing (jobq__slots_take). Acquire pairs
-	 * with the release of a publish without the lock. */
-	if (atomic_load_explicit(&j->listed, memory_order_acquire)) {
+	/* listed first: a free record's id may be changing (jobq__slots_take). seq_cst: it pairs
+	 * with forget's fence, and (as an acquire) with the release of a publish without the lock. */
+	if (atomic_load(&j->listed)) {
 		JOBQ_HB_AFTER(&j->listed);
 		if (j->id == id)
 			return j;
@@ -412,22 +412,38 @@ static unsigned fin_take(struct jobq__registry *r, int64_t now, struct jobq__kep
 
 #define PRUNE_BATCH 256
 
-/* Forgets pruned records: unlists each (under its lock, which a lookup reading it holds), then
- * drops the registry's reference, which frees the record if it was the last. */
+/*
+ * Forgets pruned records: unlists each, then drops the registry's reference, which frees the
+ * record if it was the last.
+ *
+ * A lookup reads a record under its lock once it has seen it listed (jobq__job_find and the
+ * others that take a record's lock: each takes it with a seq_cst CAS, lock.h, then loads
+ * listed seq_cst). So the records are unlisted first, all of them, then one fence, and then a
+ * record whose lock is free is no longer read: a lookup that took the lock before the fence
+ * has let it go (the acquire load that sees it free sees its reads done), and one that takes it
+ * after sees listed false (the fence and the lookup's CAS and load are in the one seq_cst
+ * order: if the load of the word came before the CAS, the fence did too, and the lookup's load
+ * of listed, after its CAS, sees the store before the fence). A record whose lock is held is
+ * waited for by taking the lock. Unlisting each under its lock, as before, cost two locked
+ * instructions a job on a worker's path (docs/BENCHMARKS.md, the twenty-ninth round).
+ */
 static void forget(const struct jobq__kept *v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
+		if (i + 8 < n)
+			__builtin_prefetch(v[i + 8].job, 1); /* the header: mu, listed */
+		atomic_store_explicit(&v[i].job->listed, false, memory_order_relaxed);
+	}
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < n; i++) {
 		if (i + 8 < n) {
-			/* The lines pruning touches: the header (listed), refs and the owned
-			 * strings up to link; 112 bytes, three lines at most. */
-			__builtin_prefetch(v[i + 8].job, 1);
+			/* The rest that pruning touches: refs and the owned strings up to link;
+			 * with the header, 112 bytes, three lines at most. */
 			__builtin_prefetch(&v[i + 8].job->refs, 1);
 			__builtin_prefetch(&v[i + 8].job->link, 1);
 		}
 		struct jobq__job *j = v[i].job;
-		jobq__lock(&j->mu);
-		atomic_store_explicit(&j->listed, false, memory_order_relaxed);
-		jobq__unlock(&j->mu);
+		jobq__lock_quiesce(&j->mu);
 		if (unref_last_held(j)) {
 			strip(j);
 			jobq__slots_free(j);
@@ -736,7 +752,7 @@ void jobq__jobs_cancel_all(jobq_t *q)
 		/* j->mu: a worker between "failed" and "scheduled" (reschedule) holds it. */
 		jobq__lock(&j->mu);
 		int won = 0;
-		if (atomic_load_explicit(&j->listed, memory_order_acquire)) {
+		if (atomic_load(&j->listed)) { /* seq_cst: see forget */
 			JOBQ_HB_AFTER(&j->listed);
 			atomic_store(&j->cancel, 1);
 			won = claim_waiting(j);

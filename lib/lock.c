@@ -17,13 +17,13 @@ void jobq__lock_wait(jobq__lock_t *l)
 		uint32_t free_word = 0;
 		if (atomic_load_explicit(&l->word, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_weak_explicit(&l->word, &free_word, 1,
-							  memory_order_acquire, memory_order_relaxed))
+							  memory_order_seq_cst, memory_order_relaxed))
 			return;
 	}
 	/* Marked 2 before sleeping, so that the holder's unlock wakes us. A lock taken this way
 	 * stays marked 2 though nobody may be left asleep: its unlock then makes one futex call
 	 * too many, never one too few. */
-	while (atomic_exchange_explicit(&l->word, 2, memory_order_acquire) != 0)
+	while (atomic_exchange(&l->word, 2) != 0) /* seq_cst, as every taking (lock.h) */
 		jobq__os_futex_wait(&l->word, 2, 0);
 }
 

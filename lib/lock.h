@@ -15,6 +15,10 @@
  * The word is 4 bytes where pthread_mutex_t is 40, so the fields a worker writes fit one line
  * with it (job.h).
  *
+ * Every taking of the lock is a seq_cst read-modify-write (on x86 the same locked instruction as
+ * an acquire one): a pruner that has unlisted records and fenced may then find a record's lock
+ * free and know that no lookup reads it (jobq__lock_quiesce; job.c, forget).
+ *
  * ThreadSanitizer sees the lock's ordering in its acquire and release operations; helgrind,
  * which sees only pthread's, is told by the JOBQ_HB annotations (hb.h).
  */
@@ -45,7 +49,7 @@ void jobq__lock_wake(jobq__lock_t *l);
 static inline void jobq__lock(jobq__lock_t *l)
 {
 	uint32_t free_word = 0;
-	if (!atomic_compare_exchange_strong_explicit(&l->word, &free_word, 1, memory_order_acquire,
+	if (!atomic_compare_exchange_strong_explicit(&l->word, &free_word, 1, memory_order_seq_cst,
 						     memory_order_relaxed))
 		jobq__lock_wait(l);
 	JOBQ_HB_AFTER(l);
@@ -56,6 +60,21 @@ static inline void jobq__unlock(jobq__lock_t *l)
 	JOBQ_HB_BEFORE(l);
 	if (atomic_exchange_explicit(&l->word, 0, memory_order_release) == 2)
 		jobq__lock_wake(l);
+}
+
+/*
+ * Returns once *l is free, having been free at some moment after the call began: whoever held
+ * it has let it go, and what they did under it happened before the return. Taking the lock
+ * only when it is held spares a free one the two locked instructions.
+ */
+static inline void jobq__lock_quiesce(jobq__lock_t *l)
+{
+	if (atomic_load_explicit(&l->word, memory_order_acquire) == 0) {
+		JOBQ_HB_AFTER(l);
+		return;
+	}
+	jobq__lock(l);
+	jobq__unlock(l);
 }
 
 #endif
