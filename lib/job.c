@@ -7,10 +7,11 @@
  *                  |                             \-----> DEAD (no attempts left, or fatal)
  *   any waiting state -> CANCELLED
  *
- *   - Who moves a job on is decided on state: QUEUED -> RUNNING (a worker) races QUEUED ->
- *     CANCELLED (a canceller), both under the record's lock; SCHEDULED -> QUEUED (the timer)
- *     races SCHEDULED -> CANCELLED, by CAS. RUNNING and FAILED are the running worker's
- *     alone. Whoever wins a move to a terminal state ends the job, so it ends exactly once.
+ *   - Who moves a job on is decided on state, by CAS: QUEUED -> RUNNING (a worker, through
+ *     JOB_STARTING, job.h) races QUEUED -> CANCELLED (a canceller, under the record's lock);
+ *     SCHEDULED -> QUEUED (the timer) races SCHEDULED -> CANCELLED. STARTING, RUNNING and
+ *     FAILED are the running worker's alone. Whoever wins a move to a terminal state ends the
+ *     job, so it ends exactly once.
  *   - The ender runs the completion callback, then the argument destructor (for a dead job:
  *     when it leaves the dead-letter list), then settles the record: puts a dead one on the
  *     dead-letter list, marks it settled, puts any other on the retention list and wakes
@@ -27,12 +28,15 @@
  *     settled records in batches (retain_settled).
  *
  * Threads and locks: each thread counts on a line of its own (count). A record's own mutex (mu)
- * guards listed (but for the publish's one store) and the fields that change once it is registered
- * (attempt, started_ns, percent, progress, result, error, retry_after_ms, flags, the timer's due
- * and realtime; the timer thread also moves due, under its own lock, when a due job found the ring
- * full, so a reader takes that lock for it); state, cancel, refs, settled, and the code and finish
- * time that the ender writes without the lock (end; a cancel's claim writes them under it), are
- * atomics; key is the ender's alone once the job is published; link belongs to the list that
+ * guards listed (but for the publish's one store and forget's) and the fields that change once it
+ * is registered (percent, progress, result, error, retry_after_ms, the timer's realtime and due;
+ * the timer thread also moves due, under its own lock, when a due job found the ring full, so a
+ * reader takes that lock for it), but for what the starting worker writes without it while the
+ * job is STARTING, which no reader reads then: the attempt and start time (atomics, which a
+ * status reads as a seqlock's reader would: jobq__snapshot), the deadline in due, and flags.
+ * state, cancel, refs, settled, and the code and finish time that the ender writes without the
+ * lock (end; a cancel's claim writes them under it), are atomics; key is the ender's alone once
+ * the job is published; link belongs to the list that
  * holds the record, and the rest is written before the record is registered. A thread holds at
  * most one record mutex; the timer's and the key table's mutexes may be taken inside it, never
  * the other way round; fin_mu, the slots' grow_mu and wait_mu are never held with it, except
@@ -47,6 +51,7 @@
 #include "job.h"
 
 #include <math.h>
+#include <sched.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -54,6 +59,7 @@
 #include "executor.h"
 #include "hb.h"
 #include "keys.h"
+#include "os.h"
 #include "pool.h"
 
 #define MS 1000000LL
@@ -324,10 +330,29 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 	st->id = j->id;
 	/* Acquire pairs with the ender's release store of a final state: the code and finish
 	 * time written before it are seen with it (end, which writes them without j->mu; a
-	 * cancel's claim writes them under it: claim_cancel). */
-	st->state = atomic_load_explicit(&j->state, memory_order_acquire);
+	 * cancel's claim writes them under it: claim_cancel). The attempt and start time are
+	 * read as a seqlock's reader reads, with the state as the sequence: a worker writes them
+	 * while the job is STARTING, without j->mu (jobq__job_run), so a read that saw STARTING,
+	 * or a state that changed around the reads, is made again. The state cannot come back
+	 * meanwhile: a move to QUEUED again passes FAILED, stored under j->mu, which the caller
+	 * holds (or it is the ender, which alone writes the record). */
+	for (unsigned spins = 0;; spins++) {
+		int state = atomic_load_explicit(&j->state, memory_order_acquire);
+		if (state != JOB_STARTING) {
+			st->attempt = atomic_load_explicit(&j->attempt, memory_order_relaxed);
+			st->started_ns = atomic_load_explicit(&j->started_ns, memory_order_relaxed);
+			atomic_thread_fence(memory_order_acquire);
+			st->state = state;
+			if (atomic_load_explicit(&j->state, memory_order_relaxed) == state)
+				break;
+		}
+		/* The start is a few stores; a worker preempted in it gets the CPU back. */
+		if (spins % 64 == 63)
+			sched_yield();
+		else
+			jobq__cpu_relax();
+	}
 	st->code = atomic_load_explicit(&j->code, memory_order_relaxed);
-	st->attempt = j->attempt;
 	st->max_attempts = j->max_attempts;
 	st->percent = j->percent;
 	copy_str(st->progress, sizeof st->progress, j->progress);
@@ -335,7 +360,6 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 	copy_str(st->error, sizeof st->error, j->error);
 	st->result_len = j->result_len;
 	st->created_ns = j->created_ns;
-	st->started_ns = j->started_ns;
 	/* An ender may have stamped the time before it stores the final state: not shown before. */
 	st->finished_ns =
 		final(st->state) ? atomic_load_explicit(&j->finished_ns, memory_order_relaxed) : 0;
@@ -358,7 +382,7 @@ void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state
 		.id = j->id,
 		.kind = kind,
 		.state = state,
-		.attempt = j->attempt,
+		.attempt = atomic_load_explicit(&j->attempt, memory_order_relaxed),
 		.code = atomic_load_explicit(&j->code, memory_order_relaxed),
 		.percent = j->percent,
 		.time_ns = jobq__stamp(j->q, 0, NULL),
@@ -612,10 +636,10 @@ static void drop_run_ref(struct jobq__job *j)
 static int64_t stamp_end(struct jobq__job *j, int code)
 {
 	int64_t mono;
+	int64_t started = atomic_load_explicit(&j->started_ns, memory_order_relaxed);
 	atomic_store_explicit(&j->code, code, memory_order_relaxed);
 	atomic_store_explicit(&j->finished_ns,
-			      jobq__stamp(j->q, j->started_ns ? j->started_ns : j->created_ns,
-					  &mono),
+			      jobq__stamp(j->q, started ? started : j->created_ns, &mono),
 			      memory_order_relaxed);
 	return mono;
 }
@@ -765,7 +789,8 @@ void jobq__jobs_cancel_all(jobq_t *q)
 /* A full-jitter backoff for the retry after attempt j->attempt, in milliseconds. */
 static uint32_t backoff_ms(jobq_t *q, const struct jobq__job *j)
 {
-	double bound = j->backoff_base_ms * pow(j->backoff_factor, j->attempt - 1);
+	unsigned attempt = atomic_load_explicit(&j->attempt, memory_order_relaxed);
+	double bound = j->backoff_base_ms * pow(j->backoff_factor, attempt - 1);
 	if (bound > j->backoff_cap_ms)
 		bound = j->backoff_cap_ms;
 	uint64_t x = jobq__random(q);
@@ -806,34 +831,45 @@ void jobq__job_run(void *job)
 	struct jobq__job *j = job;
 	jobq_t *q = j->q;
 
-	/* QUEUED -> RUNNING (or CANCELLED) under j->mu, with a store: every other move out of
-	 * QUEUED that can meet this one is a cancellation, made under j->mu too (claim_waiting);
-	 * the timer's move back to SCHEDULED is only made while the job is in no ring.
-	 * Not taken: the move by CAS, through a state that a status shows as QUEUED while the
-	 * attempt and start time are written. In a scratch build a worker alone drained 5 ns a
-	 * job faster so, and bench -x ran tracked jobs 2-3 times slower behind one submitter:
-	 * without the lock's stall on this line, fresh from the submitter, the worker caught up
-	 * with the submitter and read the lines it was filling (docs/BENCHMARKS.md, the
-	 * twentieth round). */
-	jobq__lock(&j->mu);
-	if (atomic_load_explicit(&j->state, memory_order_relaxed) != JOBQ_QUEUED) {
-		jobq__unlock(&j->mu);
+	/* QUEUED -> STARTING by CAS, which a cancellation's CAS from QUEUED meets (claim_waiting);
+	 * the timer's move back to SCHEDULED is only made while the job is in no ring. The CAS is
+	 * seq_cst, as the canceller's store of cancel (or cancel_all) and its claim are: either
+	 * this thread sees the flag below or the canceller's claim fails and the job runs with the
+	 * flag set, as a job cancelled while it runs. STARTING is this thread's alone: it writes
+	 * the attempt, the start time, the deadline and flags without j->mu, and a status waits
+	 * the few stores out (jobq__snapshot), so it never shows the job RUNNING without its
+	 * attempt and start. With j->mu around the move, as before, its two locked instructions
+	 * waited for the record's line to come from the submitter: interleaved bench -x
+	 * 0,1,1,1,400000, 8 rounds, medians 13.52 -> 15.01 M tracked jobs/s and the worker's CPU
+	 * 29.4 -> 26.4 ms; with two workers 12.01 -> 13.11 (16 rounds) and 11.48 -> 11.43 (10).
+	 * The twentieth round had found the CAS slower, the worker catching up with the submitter
+	 * and reading the lines it filled; the slip (pool.c) has kept it behind since: no slow
+	 * runs in these sets (docs/BENCHMARKS.md, the twenty-ninth round). */
+	int queued = JOBQ_QUEUED;
+	if (!atomic_compare_exchange_strong(&j->state, &queued, JOB_STARTING)) {
 		jobq__job_unref(j); /* cancelled while queued: the canceller ended it */
 		return;
 	}
+	JOBQ_CHAOS_POINT(); /* a status read now waits for the start to be whole */
 	if (atomic_load(&j->cancel) || atomic_load(&q->reg.cancel_all)) {
-		claim_cancel(j, JOBQ_QUEUED); /* wins: QUEUED under j->mu, as checked above */
-		jobq__unlock(&j->mu);
-		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true);
+		end(j, JOBQ_CANCELLED, JOBQ_ECANCELED, true); /* from STARTING: stamps, then stores */
 		return;
 	}
-	atomic_store_explicit(&j->state, JOBQ_RUNNING, memory_order_relaxed);
-	j->attempt++;
-	j->started_ns = jobq__stamp(q, j->created_ns, NULL);
+	/* Release: a status whose relaxed loads see these stores sees STARTING after its acquire
+	 * fence, and reads again (the writer's half of the seqlock in jobq__snapshot). */
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&j->attempt, atomic_load_explicit(&j->attempt, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_store_explicit(&j->started_ns, jobq__stamp(q, j->created_ns, NULL),
+			      memory_order_relaxed);
 	j->timer.due = j->timeout_ms ? jobq__now(q, false) + j->timeout_ms * MS : 0;
 	j->flags &= (uint8_t)~JOB_RETRY_AFTER;
-	jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_RUNNING);
-	jobq__unlock(&j->mu);
+	atomic_store_explicit(&j->state, JOBQ_RUNNING, memory_order_release);
+	if (jobq__events_wanted(&q->events)) {
+		jobq__lock(&j->mu);
+		jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_RUNNING);
+		jobq__unlock(&j->mu);
+	}
 
 	struct jobq_ctx ctx = {j};
 	jobq_outcome_t out = j->fn(&ctx, j->arg);
@@ -846,7 +882,8 @@ void jobq__job_run(void *job)
 	int code = out != JOBQ_RETRY && out != JOBQ_FATAL ? JOBQ_EINVAL
 		   : timed_out				 ? JOBQ_ETIMEDOUT
 							 : 0;
-	bool retry = out == JOBQ_RETRY && j->attempt < j->max_attempts &&
+	bool retry = out == JOBQ_RETRY &&
+		     atomic_load_explicit(&j->attempt, memory_order_relaxed) < j->max_attempts &&
 		     (!timed_out || (j->flags & JOB_RETRY_TIMEOUTS));
 	jobq__lock(&j->mu);
 	atomic_store_explicit(&j->state, JOBQ_FAILED, memory_order_relaxed);

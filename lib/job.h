@@ -28,11 +28,16 @@ struct jobq__kept {
 	int64_t at; /* settled: monotonic, to jobq__clock_coarse's precision */
 };
 
-/* Record flags (j->flags, written under the record's lock). */
+/* Record flags (j->flags: set by the submit, then written by the thread that runs the job). */
 enum {
 	JOB_RETRY_TIMEOUTS = 1, /* a failure past the timeout is retryable */
 	JOB_RETRY_AFTER = 2,    /* retry_after_ms overrides the backoff for this attempt */
 };
+
+/* A record's state that jobq_state_t lacks: a worker has won the job from QUEUED and is writing
+ * its attempt and start time (job.c, jobq__job_run). A status shows the job as it was before
+ * or after, never in it. */
+enum { JOB_STARTING = 0x100 };
 
 struct jobq__job {
 	/* The header, which outlives the job: a lookup may lock a free record (slots.h).
@@ -59,7 +64,8 @@ struct jobq__job {
 	void *result;
 	struct jobq__job *link; /* on the dead-letter list */
 	struct jobq__key *key;  /* idempotency key held, or NULL */
-	int64_t created_ns, started_ns;
+	int64_t created_ns;
+	_Atomic int64_t started_ns; /* written by the starting worker without mu (job.c) */
 	_Atomic int64_t finished_ns; /* written by the ender without mu (job.c, end) */
 	/* timer.due is the run time while SCHEDULED and the soft deadline (monotonic, 0 = none)
 	 * while RUNNING. */
@@ -71,7 +77,8 @@ struct jobq__job {
 	uint32_t retry_after_ms;
 	uint32_t backoff_base_ms, backoff_cap_ms;
 	float backoff_factor;
-	uint16_t attempt, max_attempts;
+	_Atomic uint16_t attempt; /* as started_ns */
+	uint16_t max_attempts;
 	int8_t percent;
 	uint8_t prio;
 	uint8_t flags;

@@ -166,7 +166,7 @@ uint64_t jobq_ctx_id(const jobq_ctx_t *ctx)
 unsigned jobq_ctx_attempt(const jobq_ctx_t *ctx)
 {
 	/* Written before the function was called, on this thread. */
-	return ctx ? ctx->job->attempt : 0;
+	return ctx ? atomic_load_explicit(&ctx->job->attempt, memory_order_relaxed) : 0;
 }
 
 jobq_t *jobq_ctx_executor(const jobq_ctx_t *ctx)

@@ -137,11 +137,13 @@ struct jobq__job *jobq__slots_take(struct jobq__slots *s)
 						    sizeof *j - JOBQ__JOB_BODY);
 			JOBQ_HB_RECYCLED((char *)j + JOBQ__JOB_BODY, sizeof *j - JOBQ__JOB_BODY);
 			/* Of the body, these are only ever accessed atomically, and written
-			 * without the record's lock (job.c: settle, end). */
+			 * without the record's lock (job.c: settle, end, jobq__job_run). */
 			JOBQ_HB_ATOMIC(&j->settled, sizeof j->settled);
 			JOBQ_HB_ATOMIC(&j->state, sizeof j->state);
 			JOBQ_HB_ATOMIC(&j->code, sizeof j->code);
 			JOBQ_HB_ATOMIC(&j->finished_ns, sizeof j->finished_ns);
+			JOBQ_HB_ATOMIC(&j->attempt, sizeof j->attempt);
+			JOBQ_HB_ATOMIC(&j->started_ns, sizeof j->started_ns);
 			memset((char *)j + JOBQ__JOB_BODY, 0, sizeof *j - JOBQ__JOB_BODY);
 			j->id = id;
 			return j;

@@ -382,6 +382,79 @@ START_TEST(status_during_cancel_shows_the_end_whole)
 }
 END_TEST
 
+/* A reader of jobs while they start: job k waits until the reader has seen it running, so the
+ * reader is reading job k + 1 when the worker starts it. It counts the reads that showed a
+ * job waiting with an attempt or a start time, or running (or over) without them. */
+struct start_watch {
+	jobq_t *q;
+	uint64_t ids[2000];
+	struct start_job {
+		struct start_watch *w;
+		size_t k;
+	} jobs[2000];
+	size_t n;
+	_Atomic size_t seen; /* jobs seen started: job k returns once it is past k */
+	bool yield;
+	_Atomic unsigned reads, torn;
+};
+
+static jobq_outcome_t wait_to_be_seen(jobq_ctx_t *ctx, void *arg)
+{
+	(void)ctx;
+	struct start_job *job = arg;
+	while (atomic_load(&job->w->seen) <= job->k)
+		sched_yield();
+	return JOBQ_DONE;
+}
+
+static void *watch_starts(void *arg)
+{
+	struct start_watch *w = arg;
+	for (size_t k = 0; k < w->n; k++) {
+		jobq_status_t st;
+		do {
+			TEST_CHECK(jobq_status(w->q, w->ids[k], &st) == 0);
+			bool waiting = st.state == JOBQ_QUEUED;
+			if (waiting != (st.attempt == 0) || waiting != (st.started_ns == 0))
+				atomic_fetch_add(&w->torn, 1);
+			atomic_fetch_add(&w->reads, 1);
+			if (w->yield)
+				sched_yield();
+		} while (st.state == JOBQ_QUEUED);
+		atomic_store(&w->seen, k + 1);
+	}
+	return NULL;
+}
+
+/*
+ * A status read while a worker starts a job shows it queued with no attempt and no start
+ * time, or running with both: the worker writes them without the record lock (jobq__job_run),
+ * and a status must not see the state without them or them without the state.
+ */
+START_TEST(status_during_start_shows_the_start_whole)
+{
+	static struct start_watch w;
+	memset(&w, 0, sizeof w);
+	w.yield = getenv("JOBQ_TEST_QUICK") != NULL; /* valgrind */
+	w.n = w.yield ? 200 : 2000;
+	w.q = make(1, 0, 0);
+	ck_assert_int_eq(jobq_pause(w.q), 0);
+	jobq_job_options_t o;
+	jobq_job_options_init(&o);
+	for (size_t k = 0; k < w.n; k++) {
+		w.jobs[k] = (struct start_job){&w, k};
+		ck_assert_int_eq(jobq_submit(w.q, wait_to_be_seen, &w.jobs[k], &o, &w.ids[k]), 0);
+	}
+	pthread_t reader;
+	ck_assert_int_eq(pthread_create(&reader, NULL, watch_starts, &w), 0);
+	ck_assert_int_eq(jobq_resume(w.q), 0);
+	pthread_join(reader, NULL);
+	ck_assert_msg(atomic_load(&w.torn) == 0, "%u of %u reads showed a torn start",
+		      atomic_load(&w.torn), atomic_load(&w.reads));
+	ck_assert_int_eq(jobq_destroy(w.q), 0);
+}
+END_TEST
+
 START_TEST(wait_many_all_and_any)
 {
 	jobq_t *q = make(2, 0, 0);
@@ -1531,6 +1604,7 @@ Suite *suite(void)
 	tcase_add_test(tc, cancel_queued_job);
 	tcase_add_test(tc, cancel_running_job);
 	tcase_add_test(tc, status_during_cancel_shows_the_end_whole);
+	tcase_add_test(tc, status_during_start_shows_the_start_whole);
 	tcase_add_test(tc, wait_many_all_and_any);
 	tcase_add_test(tc, waited_job_no_longer_running);
 	tcase_add_test(tc, finished_records_are_forgotten);
