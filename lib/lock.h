@@ -1,7 +1,7 @@
 /*
- * lock.h: jobq__lock_t, a mutex in one 32-bit word, for the job records (job.h), which are
- * locked twice by every job they run and once by every lookup, and for the registry's locks
- * that every tracked job takes (retention's). Internal to libjobq.
+ * lock.h: jobq__lock_t, a mutex in one 32-bit word, for the job records (job.h), which every
+ * lookup locks (a job's start, end and forgetting do without: job.c), and for the registry's
+ * locks that every tracked job takes (retention's). Internal to libjobq.
  *
  * The word is 0 (free), 1 (held) or 2 (held, and someone may sleep on it): the futex mutex of
  * Drepper's "Futexes Are Tricky". Taking a free lock is one compare-and-swap and giving it back
