@@ -392,6 +392,18 @@ void jobq__job_emit(const struct jobq__job *j, unsigned kind, jobq_state_t state
 	jobq__events_publish(e, &ev);
 }
 
+/* The state event of a move that the caller made without j->mu (a start, an end), emitted
+ * under it, so that it keeps its order with the events emitted under it; no lock where nobody
+ * listens. */
+static void emit_move(struct jobq__job *j, jobq_state_t state)
+{
+	if (!jobq__events_wanted(&j->q->events))
+		return;
+	jobq__lock(&j->mu);
+	jobq__job_emit(j, JOBQ_EV_STATE, state);
+	jobq__unlock(&j->mu);
+}
+
 /* Doubles the ring: 0, or JOBQ_ENOMEM. Caller holds fin_mu. */
 static int fin_grow(struct jobq__registry *r)
 {
@@ -710,11 +722,7 @@ static void end(struct jobq__job *j, jobq_state_t state, int code, bool own_run)
 	if (dead)
 		jobq__dead_add(&q->reg, j);
 	settle(q, j);
-	if (jobq__events_wanted(&q->events)) {
-		jobq__lock(&j->mu);
-		jobq__job_emit(j, JOBQ_EV_STATE, state);
-		jobq__unlock(&j->mu);
-	}
+	emit_move(j, state);
 	if (dead) {
 		jobq__job_unref(j);
 	} else {
@@ -865,11 +873,7 @@ void jobq__job_run(void *job)
 	j->timer.due = j->timeout_ms ? jobq__now(q, false) + j->timeout_ms * MS : 0;
 	j->flags &= (uint8_t)~JOB_RETRY_AFTER;
 	atomic_store_explicit(&j->state, JOBQ_RUNNING, memory_order_release);
-	if (jobq__events_wanted(&q->events)) {
-		jobq__lock(&j->mu);
-		jobq__job_emit(j, JOBQ_EV_STATE, JOBQ_RUNNING);
-		jobq__unlock(&j->mu);
-	}
+	emit_move(j, JOBQ_RUNNING);
 
 	struct jobq_ctx ctx = {j};
 	jobq_outcome_t out = j->fn(&ctx, j->arg);

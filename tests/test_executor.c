@@ -385,13 +385,14 @@ END_TEST
 /* A reader of jobs while they start: job k waits until the reader has seen it running, so the
  * reader is reading job k + 1 when the worker starts it. It counts the reads that showed a
  * job waiting with an attempt or a start time, or running (or over) without them. */
+enum { START_JOBS = 2000 };
 struct start_watch {
 	jobq_t *q;
-	uint64_t ids[2000];
+	uint64_t ids[START_JOBS];
 	struct start_job {
 		struct start_watch *w;
 		size_t k;
-	} jobs[2000];
+	} jobs[START_JOBS];
 	size_t n;
 	_Atomic size_t seen; /* jobs seen started: job k returns once it is past k */
 	bool yield;
@@ -436,7 +437,7 @@ START_TEST(status_during_start_shows_the_start_whole)
 	static struct start_watch w;
 	memset(&w, 0, sizeof w);
 	w.yield = getenv("JOBQ_TEST_QUICK") != NULL; /* valgrind */
-	w.n = w.yield ? 200 : 2000;
+	w.n = w.yield ? START_JOBS / 10 : START_JOBS;
 	w.q = make(1, 0, 0);
 	ck_assert_int_eq(jobq_pause(w.q), 0);
 	jobq_job_options_t o;
