@@ -1,4 +1,4 @@
-# hardening/hardening.mk: fuzzing, the soak test, valgrind and the park/wake model (issue 7).
+# hardening/hardening.mk: fuzzing, the soak test, valgrind and the protocol models (issue 7).
 # Included by the top Makefile; see hardening/README.md.
 #
 #   make fuzz [FUZZ_SECONDS=60]    libFuzzer (clang, ASan + UBSan) on the cron parser/search and
@@ -6,9 +6,9 @@
 #   make soak [SOAK_SECONDS=600]   mixed load with executor restarts; exactly-once and flat memory
 #   make valgrind                  the Check suites under memcheck, the threaded ones under
 #                                  helgrind (in the VALGRIND=1 build, with lib/hb.h's annotations)
-#   make model                     the park/wake protocol in Promela, checked by spin; four
-#                                  broken variants (no re-check, no fence, old park exit, a wake
-#                                  flag never cleared) must fail
+#   make model                     the park/wake protocol and a batch's take and steal in
+#                                  Promela, checked by spin; each model's broken variants must
+#                                  fail
 #
 # Seed corpora are generated at build time into build-fuzz/seed (never committed); what the
 # fuzzers add goes to build-fuzz/corpus, kept between runs. Inputs that once crashed or hung
@@ -152,33 +152,43 @@ $(VG_THREAD_TESTS:%=helgrind-run/%): helgrind-run/%:
 	@echo "== helgrind $*"
 	@$(VG_ENV) $(VG) --tool=helgrind --fair-sched=yes ./$(BUILD)/tests/$*
 
-# ---- the park/wake model ----
+# ---- the protocol models ----
 
 MODEL_BUILD := build-model
 SPIN_FLAGS := -DSAFETY -DNOFAIR -DVECTORSZ=4096
 
-# Runs spin, side by side, on the real protocol (must pass: no assertion fails, no invalid end
-# state) and on the variants without the sleeper's seq_cst re-check (NO_RECHECK), with the
-# re-check hoisted above the registration, as a missing fence allows (NO_FENCE), pool.c before
-# the fix of the park exit (LOOP_TOP), and a wake flag never cleared (KEEP_WAKING): each must
-# fail.
-MODEL_VARIANTS := NO_RECHECK NO_FENCE LOOP_TOP KEEP_WAKING
+# Runs spin, side by side, on each model's real protocol (must pass: no assertion fails, no
+# invalid end state) and on its broken variants (each must fail).
+#   parkwake.pml (the park/wake protocol): without the sleeper's seq_cst re-check (NO_RECHECK),
+#     with the re-check hoisted above the registration, as a missing fence allows (NO_FENCE),
+#     pool.c before the fix of the park exit (LOOP_TOP), a wake flag never cleared
+#     (KEEP_WAKING).
+#   batch.pml (a batch's take and steal, under x86-TSO): the owner without its second read of
+#     word (NO_RECHECK) or without its wait for a thief (NO_WAIT), the thief without membarrier
+#     (NO_MEMBARRIER) or with a store for its last CAS (NO_GEN_CHECK), a refill that writes its
+#     items before it empties word (NO_EMPTY_FIRST).
+MODEL_VARIANTS_parkwake := NO_RECHECK NO_FENCE LOOP_TOP KEEP_WAKING
+MODEL_VARIANTS_batch := NO_RECHECK NO_WAIT NO_MEMBARRIER NO_GEN_CHECK NO_EMPTY_FIRST
+MODEL_RUNS := $(foreach m,parkwake batch,$(addprefix model-run/$(m)/,OK $(MODEL_VARIANTS_$(m))))
 
-model: hardening/parkwake.pml
+model: hardening/parkwake.pml hardening/batch.pml
 	@scripts/setup spin
 	@rm -rf $(MODEL_BUILD)
-	@$(SIDE_BY_SIDE) $(addprefix model-run/,OK $(MODEL_VARIANTS))
-	@echo "model: protocol verified; every broken variant fails as it must"
+	@$(SIDE_BY_SIDE) $(MODEL_RUNS)
+	@echo "model: protocols verified; every broken variant fails as it must"
 
-.PHONY: $(addprefix model-run/,OK $(MODEL_VARIANTS))
-$(addprefix model-run/,OK $(MODEL_VARIANTS)): model-run/%:
-	@d=$(MODEL_BUILD)/$*; mkdir -p $$d && cp hardening/parkwake.pml $$d/ && \
-		( cd $$d && spin -D$* -a parkwake.pml && gcc -O2 $(SPIN_FLAGS) -o pan pan.c && \
+# model-run/MODEL/VARIANT. gcc -w: pan.c's generated array indexing draws warnings that do not
+# apply.
+.PHONY: $(MODEL_RUNS)
+$(MODEL_RUNS): model-run/%:
+	@m=$(firstword $(subst /, ,$*)); v=$(lastword $(subst /, ,$*)); d=$(MODEL_BUILD)/$*; \
+	mkdir -p $$d && cp hardening/$$m.pml $$d/ && \
+		( cd $$d && spin -D$$v -a $$m.pml && gcc -O2 -w $(SPIN_FLAGS) -o pan pan.c && \
 			./pan -m100000 > pan.out ); \
 	echo "== $*: $$(grep -E 'errors:' $$d/pan.out | sed 's/^[[:space:]]*//')," \
 		"$$(grep -E 'states, stored' $$d/pan.out | sed 's/^[[:space:]]*//')"; \
-	grep -E 'assertion violated|invalid end state' $$d/pan.out | head -1; \
-	if [ $* = OK ]; then grep -q 'errors: 0' $$d/pan.out || \
-		{ echo "model: the protocol FAILED (trail in $$d)"; exit 1; }; \
+	grep -E 'assertion violated|invalid end state[^s]' $$d/pan.out | head -1; \
+	if [ $$v = OK ]; then grep -q 'errors: 0' $$d/pan.out || \
+		{ echo "model: $$m FAILED (trail in $$d)"; exit 1; }; \
 	elif grep -q 'errors: 0' $$d/pan.out; then \
 		echo "model: variant $* was NOT caught"; exit 1; fi

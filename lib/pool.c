@@ -149,7 +149,7 @@
 #define SLIP_PAUSES 64 /* the longest slip */
 #define SLIP_RATE 4    /* pushes per eight pauses below which a slip ends (see the top) */
 #define BATCH_MAX 32   /* items one claim takes from a ring (see "Batches" at the top) */
-_Static_assert(BATCH_MAX < 256, "a batch's word holds its indexes in 8 bits");
+_Static_assert(BATCH_MAX < 256, "a batch's word holds its end in 8 bits");
 #define WARM_AHEAD 4    /* items ahead whose records a worker prefetches (see "Warming") */
 #define WARM_LINE 64    /* the bytes one prefetch asks for */
 #define STEAL_AFTER 128 /* a spinning searcher's looks before it tries to steal */
@@ -157,15 +157,32 @@ _Static_assert(BATCH_MAX < 256, "a batch's word holds its indexes in 8 bits");
 #define YIELD_EVERY 32  /* a spinning searcher's looks between yields (see the top) */
 
 /*
- * The items a worker claimed from a ring and has not started (see "Batches" at the top). word
- * is gen << 16 | end << 8 | next: items next..end-1 are left. The owner takes from the front
- * and refills only once it finds none left; a thief takes half of what is left from the back.
- * Both read their items before the CAS that takes them, and gen changes at each refill, so a
- * thief that read the items of an earlier batch fails its CAS. The items are atomics because
- * such a thief may read them while the owner refills.
+ * The items a worker claimed from a ring and has not started (see "Batches" at the top): items
+ * next..end-1 are left. The owner takes from the front, a thief takes half of what is left from
+ * the back, and they meet as in Cilk-5's THE protocol, with no locked instruction on the
+ * owner's side:
+ *   - next is the owner's alone. To take item n it stores next = n + 1, then reads end; a
+ *     thief (under ctl, so one at a time) lowers end with STEALING set, fences, then reads
+ *     next. So either the owner reads the lowered end or the thief reads the raised next, and
+ *     the thief takes only from max(new end, next) on. An owner that finds STEALING, or n at
+ *     or past end, waits for the thief to put end where it stopped (clearing STEALING) and
+ *     reads it again.
+ *   - The fence in the middle is the light one (announce_look): a compiler barrier on the
+ *     owner's side and membarrier(2) on the thief's, which is rare (at most one a STEAL_EVERY
+ *     looks of a spinning searcher); a full fence on both sides without light_fences.
+ *   - word is gen << 16 | STEALING | end; gen changes at each refill, which the owner makes
+ *     only with the batch empty and no thief at work. A thief that started on the old
+ *     batch fails its last CAS and takes nothing: it could only have found items the owner had
+ *     taken already. The refill empties word under the new gen before it writes the items (a
+ *     seqlock writer's order), so a thief that read any of the new items fails that CAS too.
+ *     The items are atomics because such a thief may read them while the owner refills.
+ * hardening/batch.pml checks the protocol, the owner's store of next held back in a store
+ * buffer as x86 may, and that each broken variant loses or doubles an item.
  */
+#define STEALING ((uint64_t)1 << 8)
 struct batch {
 	_Atomic uint64_t word;
+	_Atomic unsigned next;
 	struct {
 		_Atomic(jobq__item_fn) fn;
 		_Atomic(void *) arg;
@@ -298,22 +315,37 @@ void jobq__pool_fence_all(struct jobq__pool *p)
 		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 }
 
-static unsigned batch_next(uint64_t word)
+static unsigned batch_end(uint64_t word)
 {
 	return word & 0xff;
 }
 
-static unsigned batch_end(uint64_t word)
-{
-	return (word >> 8) & 0xff;
-}
-
-/* Items left in b. seq_cst (a plain load on x86): a parking worker's last look pairs it with
- * batch_fill's store (see "Batches" at the top). */
+/* Items left in b. seq_cst (plain loads on x86): a parking worker's last look pairs them with
+ * batch_fill's store (see "Batches" at the top). An owner in the middle of a take may have
+ * next one past end for a moment, and a thief at work holds its half out of end until it has
+ * them: a searcher, which counts them once it has them (pop's *more). */
 static unsigned batch_left(struct batch *b)
 {
-	uint64_t word = atomic_load(&b->word);
-	return batch_end(word) - batch_next(word);
+	unsigned end = batch_end(atomic_load(&b->word)), next = atomic_load(&b->next);
+	return next < end ? end - next : 0;
+}
+
+/* The middle of a batch take or steal (see struct batch): the compiler barrier on the owner's
+ * side and membarrier on the thief's, or full fences on both. */
+static void take_fence(const struct jobq__pool *p)
+{
+	if (p->light_fences)
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void steal_fence(struct jobq__pool *p)
+{
+	if (p->light_fences)
+		jobq__pool_fence_all(p);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* Asks for the record of an item of p->warm_fn for writing (see "Warming" at the top): every
@@ -329,64 +361,88 @@ static void warm(const struct jobq__pool *p, jobq__item_fn fn, void *arg)
 }
 
 /* The owner: the next item of its batch, if a thief left one; if that is an item of warm_fn,
- * warms the one WARM_AHEAD on (a batch of posts reads nothing ahead). */
+ * warms the one WARM_AHEAD on (a batch of posts reads nothing ahead). The protocol is at
+ * struct batch. */
 static bool batch_take(const struct jobq__pool *p, struct batch *b, struct jobq__item *it)
 {
-	/* Acquire, and release on the CAS: the reads of the item come before the owner, seeing
-	 * the batch empty, writes the next one. */
-	uint64_t word = atomic_load_explicit(&b->word, memory_order_acquire);
-	while (batch_next(word) < batch_end(word)) {
-		it->fn = atomic_load_explicit(&b->item[batch_next(word)].fn, memory_order_relaxed);
-		it->arg = atomic_load_explicit(&b->item[batch_next(word)].arg, memory_order_relaxed);
-		if (atomic_compare_exchange_weak_explicit(&b->word, &word, word + 1,
-							  memory_order_acq_rel, memory_order_acquire)) {
-			/* A thief may take that one meanwhile: then the hint was for its run. */
-			unsigned ahead = batch_next(word) + WARM_AHEAD;
-			if (it->fn == p->warm_fn && ahead < batch_end(word))
-				warm(p, atomic_load_explicit(&b->item[ahead].fn, memory_order_relaxed),
-				     atomic_load_explicit(&b->item[ahead].arg, memory_order_relaxed));
-			return true;
-		}
+	unsigned n = atomic_load_explicit(&b->next, memory_order_relaxed);
+	uint64_t word = atomic_load_explicit(&b->word, memory_order_relaxed);
+	if (n >= batch_end(word) && !(word & STEALING))
+		return false;
+	atomic_store_explicit(&b->next, n + 1, memory_order_relaxed);
+	take_fence(p);
+	JOBQ_CHAOS_POINT();
+	word = atomic_load_explicit(&b->word, memory_order_relaxed);
+	if (n >= batch_end(word) || (word & STEALING)) {
+		/* A thief is at work, or was: it holds ctl for a few instructions and a
+		 * membarrier, and never waits for this worker. */
+		while ((word = atomic_load_explicit(&b->word, memory_order_relaxed)) & STEALING)
+			sched_yield();
+		if (n >= batch_end(word))
+			return false; /* the thief took the rest; next stays one past end */
 	}
-	return false;
+	it->fn = atomic_load_explicit(&b->item[n].fn, memory_order_relaxed);
+	it->arg = atomic_load_explicit(&b->item[n].arg, memory_order_relaxed);
+	if (it->fn == p->warm_fn && n + WARM_AHEAD < batch_end(word))
+		warm(p, atomic_load_explicit(&b->item[n + WARM_AHEAD].fn, memory_order_relaxed),
+		     atomic_load_explicit(&b->item[n + WARM_AHEAD].arg, memory_order_relaxed));
+	return true;
 }
 
-/* The owner, its batch empty: keeps items[0..n) for later. */
+/* The owner, its batch empty (batch_take said so): keeps items[0..n) for later. */
 static void batch_fill(struct batch *b, const struct jobq__item *items, unsigned n)
 {
 	if (!n)
 		return;
+	uint64_t gen = (atomic_load_explicit(&b->word, memory_order_relaxed) >> 16) + 1;
+	/* Empty under the new gen first; the release fence keeps the items' stores after it. */
+	atomic_store_explicit(&b->word, gen << 16, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
 	for (unsigned i = 0; i < n; i++) {
 		atomic_store_explicit(&b->item[i].fn, items[i].fn, memory_order_relaxed);
 		atomic_store_explicit(&b->item[i].arg, items[i].arg, memory_order_relaxed);
 	}
-	/* Nobody else moves an empty batch's word, so a store does. Its release pairs with the
-	 * acquire of thieves (they see the items); seq_cst orders it before the wake decision
-	 * that follows, as a push's claim is (see "Batches" at the top). */
-	uint64_t gen = (atomic_load_explicit(&b->word, memory_order_relaxed) >> 16) + 1;
+	atomic_store_explicit(&b->next, 0, memory_order_relaxed);
+	/* Its release pairs with the acquire of thieves (they see the items and next); seq_cst
+	 * orders it before the wake decision that follows, as a push's claim is (see "Batches"
+	 * at the top). */
 	JOBQ_HB_BEFORE(b); /* what the items point to, handed over by the ring to the owner */
-	atomic_store(&b->word, gen << 16 | (uint64_t)n << 8);
+	atomic_store(&b->word, gen << 16 | n);
 }
 
-/* A thief: moves half of what is left in v (rounded up) into out; returns how many. */
-static unsigned batch_steal(struct batch *v, struct jobq__item *out)
+/* A thief, under ctl: moves half of what is left in v (rounded up), or what the owner leaves
+ * of it, into out; returns how many. The protocol is at struct batch. */
+static unsigned batch_steal(struct jobq__pool *p, struct batch *v, struct jobq__item *out)
 {
-	uint64_t word = atomic_load_explicit(&v->word, memory_order_acquire);
-	for (;;) {
-		unsigned left = batch_end(word) - batch_next(word);
-		if (!left)
+	uint64_t word = atomic_load_explicit(&v->word, memory_order_acquire), mine;
+	unsigned end;
+	do {
+		/* Acquire: a next written by a refill comes with that refill's first store,
+		 * which fails the CAS. */
+		unsigned next = atomic_load_explicit(&v->next, memory_order_acquire);
+		end = batch_end(word);
+		if ((word & STEALING) || next >= end)
 			return 0;
-		unsigned k = (left + 1) / 2, from = batch_end(word) - k;
-		for (unsigned i = 0; i < k; i++) {
-			out[i].fn = atomic_load_explicit(&v->item[from + i].fn, memory_order_relaxed);
-			out[i].arg = atomic_load_explicit(&v->item[from + i].arg, memory_order_relaxed);
-		}
-		if (atomic_compare_exchange_weak_explicit(&v->word, &word, word - ((uint64_t)k << 8),
-							  memory_order_acq_rel, memory_order_acquire)) {
-			JOBQ_HB_AFTER(v);
-			return k;
-		}
+		mine = (word & ~(uint64_t)0xff) | STEALING | (end - (end - next + 1) / 2);
+	} while (!atomic_compare_exchange_weak(&v->word, &word, mine));
+	steal_fence(p);
+	JOBQ_CHAOS_POINT();
+	unsigned from = atomic_load_explicit(&v->next, memory_order_relaxed);
+	if (from < batch_end(mine))
+		from = batch_end(mine);
+	if (from > end)
+		from = end;
+	for (unsigned i = from; i < end; i++) {
+		out[i - from].fn = atomic_load_explicit(&v->item[i].fn, memory_order_relaxed);
+		out[i - from].arg = atomic_load_explicit(&v->item[i].arg, memory_order_relaxed);
 	}
+	/* The item loads come before the CAS, which fails if a refill began (seqlock reader). */
+	atomic_thread_fence(memory_order_acquire);
+	uint64_t left = (mine & ~(STEALING | 0xff)) | from;
+	if (!atomic_compare_exchange_strong(&v->word, &mine, left))
+		return 0;
+	JOBQ_HB_AFTER(v);
+	return end - from;
 }
 
 /* Items left in the batches of workers other than self. Caller holds ctl, which keeps the
@@ -416,7 +472,7 @@ static unsigned steal(struct jobq__pool *p, struct jobq__worker *self, struct jo
 		return 0;
 	struct jobq__worker *most = NULL;
 	unsigned all = batched(p, self, &most);
-	unsigned n = most ? batch_steal(&most->batch, out) : 0;
+	unsigned n = most ? batch_steal(p, &most->batch, out) : 0;
 	pthread_mutex_unlock(&p->ctl);
 	*more = all > n;
 	return n;
