@@ -168,7 +168,7 @@ _Static_assert(BATCH_MAX < 256, "a batch's word holds its end in 8 bits");
  *     or past end, waits for the thief to put end where it stopped (clearing STEALING) and
  *     reads it again.
  *   - The fence in the middle is the light one (announce_look): a compiler barrier on the
- *     owner's side and membarrier(2) on the thief's, which is rare (at most one a STEAL_EVERY
+ *     owner's side and membarrier(2) on the thief's, which is rare (at most one in STEAL_EVERY
  *     looks of a spinning searcher); a full fence on both sides without light_fences.
  *   - word is gen << 16 | STEALING | end; gen changes at each refill, which the owner makes
  *     only with the batch empty and no thief at work. A thief that started on the old
