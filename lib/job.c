@@ -51,7 +51,6 @@
 #include "job.h"
 
 #include <math.h>
-#include <sched.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -336,7 +335,7 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 	 * or a state that changed around the reads, is made again. The state cannot come back
 	 * meanwhile: a move to QUEUED again passes FAILED, stored under j->mu, which the caller
 	 * holds (or it is the ender, which alone writes the record). */
-	for (unsigned spins = 0;; spins++) {
+	for (unsigned look = 0;; look++) {
 		int state = atomic_load_explicit(&j->state, memory_order_acquire);
 		if (state != JOB_STARTING) {
 			st->attempt = atomic_load_explicit(&j->attempt, memory_order_relaxed);
@@ -346,11 +345,7 @@ void jobq__snapshot(const struct jobq__job *j, jobq_status_t *st)
 			if (atomic_load_explicit(&j->state, memory_order_relaxed) == state)
 				break;
 		}
-		/* The start is a few stores; a worker preempted in it gets the CPU back. */
-		if (spins % 64 == 63)
-			sched_yield();
-		else
-			jobq__cpu_relax();
+		jobq__spin_wait(look); /* the start is a few stores */
 	}
 	st->code = atomic_load_explicit(&j->code, memory_order_relaxed);
 	st->max_attempts = j->max_attempts;

@@ -1,13 +1,14 @@
 /*
  * os.h: what libjobq asks of the operating system and the CPU beyond C11 and pthreads: a clock
  * reading in nanoseconds, a futex wait and wake, a thread started with every signal blocked,
- * the spin-wait hint and the prefetch for writing.
+ * the spin-wait hint, a wait's look at another thread's few stores, and the prefetch for writing.
  * See os.c. Internal to libjobq.
  */
 #ifndef JOBQ_OS_H
 #define JOBQ_OS_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +36,17 @@ static inline void jobq__cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
+}
+
+/* One look of a wait for another thread that is a few stores from done (a job's start, a steal:
+ * job.c, pool.c): a spin-wait hint, and at every 64th look a yield, in case that thread was
+ * preempted in the middle. */
+static inline void jobq__spin_wait(unsigned look)
+{
+	if (look % 64 == 63)
+		sched_yield();
+	else
+		jobq__cpu_relax();
 }
 
 /* True when jobq__prefetch_write asks for a line in the state a write needs (x86-64: the CPU has

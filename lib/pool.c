@@ -376,8 +376,9 @@ static bool batch_take(const struct jobq__pool *p, struct batch *b, struct jobq_
 	if (n >= batch_end(word) || (word & STEALING)) {
 		/* A thief is at work, or was: it holds ctl for a few instructions and a
 		 * membarrier, and never waits for this worker. */
-		while ((word = atomic_load_explicit(&b->word, memory_order_relaxed)) & STEALING)
-			sched_yield();
+		for (unsigned look = 0;
+		     (word = atomic_load_explicit(&b->word, memory_order_relaxed)) & STEALING; look++)
+			jobq__spin_wait(look);
 		if (n >= batch_end(word))
 			return false; /* the thief took the rest; next stays one past end */
 	}
