@@ -991,6 +991,63 @@ static double line_bounce(uint64_t n)
 	return us;
 }
 
+/*
+ * How fast CPUs 0 and 1 are, alone and together: a loop of eight independent multiply chains,
+ * which keeps one core's multipliers busy, timed on CPU 0 alone, on CPU 1 alone, then on both at
+ * once. Where the two are cores of their own, each runs as fast together as alone; two hardware
+ * threads of one core, or two vCPUs that the host runs on one, would each run at about half. A
+ * CPU that is slower alone shares its core with work outside this guest, or runs at a lower
+ * clock. The guest's topology shows one thread a core either way, so this is measured. The
+ * throughput rows compare executors whose threads share these two CPUs, and their ratios move
+ * with it (docs/BENCHMARKS.md, the thirty-first round).
+ */
+#define CORE_LOOPS 20000000
+
+static double core_loop(void)
+{
+	uint64_t v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	int64_t t0 = now_ns();
+	for (long i = 0; i < CORE_LOOPS; i++) {
+		for (int k = 0; k < 8; k++)
+			v[k] = v[k] * 0x9e3779b97f4a7c15ULL + (uint64_t)k;
+		/* The chains stay in registers and are not folded into one. */
+		__asm__ volatile("" : "+r"(v[0]), "+r"(v[1]), "+r"(v[2]), "+r"(v[3]), "+r"(v[4]),
+				 "+r"(v[5]), "+r"(v[6]), "+r"(v[7]));
+	}
+	return (double)(now_ns() - t0) + (double)((v[0] ^ v[7]) & 1);
+}
+
+static pthread_barrier_t core_bar;
+
+static void *core_other(void *arg)
+{
+	pin_self(1);
+	pthread_barrier_wait(&core_bar);
+	*(double *)arg = core_loop();
+	return NULL;
+}
+
+/* res[0] and res[1]: CPU 0's and CPU 1's ns a round alone; res[2] and res[3]: the same while
+ * both run. */
+static void core_speeds(double *res)
+{
+	pthread_t t;
+	double both1;
+	pin_self(1);
+	double alone1 = core_loop();
+	pin_self(0);
+	double alone0 = core_loop();
+	pthread_barrier_init(&core_bar, NULL, 2);
+	pthread_create(&t, NULL, core_other, &both1);
+	pthread_barrier_wait(&core_bar);
+	double both0 = core_loop();
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&core_bar);
+	double per[4] = {alone0, alone1, both0, both1};
+	for (int i = 0; i < 4; i++)
+		res[i] = per[i] / CORE_LOOPS;
+}
+
 static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_line)
 {
 	pthread_t t;
@@ -1035,6 +1092,7 @@ static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_l
 	res[7] = res[5] < res[6] ? -res[5] : -res[6];
 	if (res[7] < 0)
 		res[7] = 0;
+	core_speeds(res + 8);
 }
 
 /* ---- The parent: runs the children, takes medians, prints and writes the report -------------- */
@@ -1491,6 +1549,10 @@ int main(int argc, char **argv)
 	out("futex wake of a parked thread, one way   %.2f / %.2f / %.1f µs (p50/p99/p99.9)\n",
 	    fl[1], fl[2], fl[3]);
 	out("cache-line ping-pong round trip          %.3f µs\n", fl[4]);
+	out("a core-bound loop, ns a round (CPU 0 / 1) %.2f / %.2f alone, %.2f / %.2f at once\n"
+	    "  (two cores: as fast at once as alone; two hardware threads of one core: about twice "
+	    "as slow)\n",
+	    fl[8], fl[9], fl[10], fl[11]);
 #if defined(__x86_64__)
 	out("TSC handed between the CPUs: least lag   %.0f ns 0->1, %.0f ns 1->0 (medians); the most "
 	    "it read\n  backwards in %d runs: %.0f ns (0: never; more: the CPUs' counters "
