@@ -993,16 +993,17 @@ static double line_bounce(uint64_t n)
 
 /*
  * How fast CPUs 0 and 1 are, alone and together: a loop of eight independent multiply chains
- * held in registers, which keeps one core's multipliers busy, timed on CPU 0 alone, on CPU 1 alone, then on both at
- * once. Where the two are cores of their own, each runs as fast together as alone; two hardware
- * threads of one core, or two vCPUs that the host runs on one, would each run at about half. A
- * CPU that is slower alone shares its core with work outside this guest, or runs at a lower
- * clock. The guest's topology shows one thread a core either way, so this is measured. The
- * throughput rows compare executors whose threads share these two CPUs, and their ratios move
- * with it (docs/BENCHMARKS.md, the thirty-first round).
+ * held in registers, which keeps one core's multipliers busy, timed on CPU 0 alone, on CPU 1
+ * alone, then on both at once. Where the two are cores of their own, each runs as fast together
+ * as alone; two hardware threads of one core, or two vCPUs that the host runs on one, would each
+ * run at about half. A CPU that is slower alone shares its core with work outside this guest, or
+ * runs at a lower clock. The guest's topology shows one thread a core either way, so this is
+ * measured. The throughput rows compare executors whose threads share these two CPUs, and their
+ * ratios move with it (docs/BENCHMARKS.md, the thirty-first round).
  */
 #define CORE_LOOPS 20000000
 
+/* ns a round of the loop on the calling thread's CPU. */
 static double core_loop(void)
 {
 	const uint64_t m = 0x9e3779b97f4a7c15ULL;
@@ -1015,16 +1016,19 @@ static double core_loop(void)
 		__asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g),
 				 "+r"(h));
 	}
-	return (double)(now_ns() - t0);
+	return (double)(now_ns() - t0) / CORE_LOOPS;
 }
 
-static pthread_barrier_t core_bar;
+struct core_run {
+	pthread_barrier_t start; /* both loops begin together */
+	double ns;               /* CPU 1's ns a round while CPU 0 runs too */
+};
 
 static void *core_other(void *arg)
 {
-	pin_self(1);
-	pthread_barrier_wait(&core_bar);
-	*(double *)arg = core_loop();
+	struct core_run *run = arg;
+	pthread_barrier_wait(&run->start);
+	run->ns = core_loop();
 	return NULL;
 }
 
@@ -1033,20 +1037,18 @@ static void *core_other(void *arg)
 static void core_speeds(double *res)
 {
 	pthread_t t;
-	double both1;
+	struct core_run run;
+	pthread_barrier_init(&run.start, NULL, 2);
 	pin_self(1);
-	double alone1 = core_loop();
+	res[1] = core_loop();
+	pthread_create(&t, NULL, core_other, &run); /* on CPU 1, as its creator is now */
 	pin_self(0);
-	double alone0 = core_loop();
-	pthread_barrier_init(&core_bar, NULL, 2);
-	pthread_create(&t, NULL, core_other, &both1);
-	pthread_barrier_wait(&core_bar);
-	double both0 = core_loop();
+	res[0] = core_loop();
+	pthread_barrier_wait(&run.start);
+	res[2] = core_loop();
 	pthread_join(t, NULL);
-	pthread_barrier_destroy(&core_bar);
-	double per[4] = {alone0, alone1, both0, both1};
-	for (int i = 0; i < 4; i++)
-		res[i] = per[i] / CORE_LOOPS;
+	res[3] = run.ns;
+	pthread_barrier_destroy(&run.start);
 }
 
 static void child_floors(result_t res, size_t n_rtt, size_t n_parked, size_t n_line)
@@ -1550,10 +1552,10 @@ int main(int argc, char **argv)
 	out("futex wake of a parked thread, one way   %.2f / %.2f / %.1f µs (p50/p99/p99.9)\n",
 	    fl[1], fl[2], fl[3]);
 	out("cache-line ping-pong round trip          %.3f µs\n", fl[4]);
-	out("a core-bound loop, ns a round (CPU 0 / 1) %.2f / %.2f alone, %.2f / %.2f at once\n"
+	out("%-41s%.2f / %.2f alone, %.2f / %.2f at once\n"
 	    "  (two cores: as fast at once as alone; two hardware threads of one core: about twice "
 	    "as slow)\n",
-	    fl[8], fl[9], fl[10], fl[11]);
+	    "core-bound loop, ns a round, CPU 0 / 1", fl[8], fl[9], fl[10], fl[11]);
 #if defined(__x86_64__)
 	out("TSC handed between the CPUs: least lag   %.0f ns 0->1, %.0f ns 1->0 (medians); the most "
 	    "it read\n  backwards in %d runs: %.0f ns (0: never; more: the CPUs' counters "

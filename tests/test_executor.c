@@ -1470,8 +1470,8 @@ END_TEST
  * different times, so the owners are still taking when the others run dry and steal; a
  * scratch count in the plain build showed 131-5395 steals in a run of 3000 rounds, 2-423 of
  * them cut short by the owner, and 26-3647 takes that met a thief at work (13 398 steals in
- * the chaos build). The chaos build widens the window
- * between each side's store and its read of the other's.
+ * the chaos build, which widens the window between each side's store and its read of the
+ * other's).
  */
 enum { STEAL_TASKS = 64 };
 
