@@ -134,9 +134,13 @@ int jobq__registry_init(struct jobq__registry *r, const struct jobq__clock *cloc
 	return 0;
 }
 
-/* Frees what a record owns, before its slot is freed. */
+/* Frees what a record owns, before its slot is freed. A record that never owned any (owns is
+ * on the header's line) is left alone: the pointers' line is not read. */
 static void strip(struct jobq__job *j)
 {
+	if (!j->owns)
+		return;
+	j->owns = false;
 	jobq__free(j->name);
 	jobq__free(j->error);
 	jobq__free(j->progress);
@@ -204,6 +208,7 @@ int jobq__job_new(jobq_t *q, jobq_fn fn, void *arg, const jobq_job_options_t *op
 	if (!j)
 		return JOBQ_ENOMEM;
 	j->q = q;
+	j->owns = opts->name != NULL;
 	if (opts->name && !(j->name = jobq__strdup(opts->name))) {
 		free_record(j);
 		return JOBQ_ENOMEM;
@@ -462,17 +467,12 @@ static void forget(const struct jobq__kept *v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 8 < n)
-			__builtin_prefetch(v[i + 8].job, 1); /* the header: mu, listed */
+			__builtin_prefetch(v[i + 8].job, 1); /* the header: all read of it here */
 		atomic_store_explicit(&v[i].job->listed, false, memory_order_relaxed);
 	}
 	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < n; i++) {
-		if (i + 8 < n) {
-			/* The rest that pruning touches: refs and the owned strings up to link;
-			 * with the header, 112 bytes, three lines at most. */
-			__builtin_prefetch(&v[i + 8].job->refs, 1);
-			__builtin_prefetch(&v[i + 8].job->link, 1);
-		}
+		/* Only the header's line, fetched by the loop above (job.h). */
 		struct jobq__job *j = v[i].job;
 		jobq__lock_quiesce(&j->mu);
 		if (unref_last_held(j)) {

@@ -43,10 +43,19 @@ struct jobq__job {
 	/* The header, which outlives the job: a lookup may lock a free record (slots.h).
 	 * mu guards listed (job.c says when it is set without it) and the fields that change
 	 * once the record is registered (job.c says which). A word (lock.h), not a
-	 * pthread_mutex_t, which would take 40 of the record's 200 bytes. */
+	 * pthread_mutex_t, which would take 40 of the record's 208 bytes.
+	 * The header is also all that forgetting a plain record touches (forget in job.c):
+	 * its lock, listed, refs, owns and busy, 12 bytes at its start, so one line of a
+	 * record that retention last saw thousands of jobs ago. With refs and the owned
+	 * pointers in the body, forgetting read two or three such lines a job, and a worker
+	 * spent a quarter of its time in it (docs/BENCHMARKS.md, the thirty-second round). */
 	jobq__lock_t mu;
+	_Atomic int refs; /* references (the top of job.c): set by the submit */
 	_Atomic bool listed; /* registered: lookups find the job (read under mu; job.c) */
 	_Atomic unsigned char busy; /* the slot is taken (slots.c) */
+	/* name, error, progress or result may hold memory (strip in job.c): written with
+	 * them, by the submit or under mu, and read by whoever frees the record. */
+	bool owns;
 	uint64_t id; /* the counter and the epoch (slots.h) */
 
 	/* The body, cleared when the record is reused (JOBQ__JOB_BODY on). */
@@ -56,10 +65,6 @@ struct jobq__job {
 	jobq_done_fn on_done;
 	void *on_done_data;
 	jobq_free_fn arg_free;
-	/* What pruning touches (refs, the owned strings and result, link), side by side, so
-	 * that freeing a retained record reads one span of it (see forget in job.c). */
-	_Atomic int refs;
-	uint32_t result_len;
 	char *name, *error, *progress;
 	void *result;
 	struct jobq__job *link; /* on the dead-letter list */
@@ -75,6 +80,7 @@ struct jobq__job {
 	_Atomic int code;   /* written by the ender without mu (job.c, end) */
 	uint32_t timeout_ms;
 	uint32_t retry_after_ms;
+	uint32_t result_len;
 	uint32_t backoff_base_ms, backoff_cap_ms;
 	float backoff_factor;
 	_Atomic uint16_t attempt; /* as started_ns */

@@ -193,6 +193,7 @@ static void swap_locked(struct jobq__job *j, void **slot, void *fresh, uint32_t 
 	jobq__lock(&j->mu);
 	void *old = *slot;
 	*slot = fresh;
+	j->owns = true;
 	if (len)
 		*len = n;
 	jobq__unlock(&j->mu);
@@ -211,6 +212,7 @@ int jobq_ctx_progress(jobq_ctx_t *ctx, int percent, const char *text)
 	j->percent = (int8_t)(percent < 0 ? 0 : percent > 100 ? 100 : percent);
 	char *old = j->progress;
 	j->progress = copy;
+	j->owns = true;
 	jobq__job_emit(j, JOBQ_EV_PROGRESS, JOBQ_RUNNING);
 	jobq__unlock(&j->mu);
 	jobq__free(old);

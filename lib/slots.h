@@ -18,7 +18,8 @@
  * frees them in the same order.
  *
  * A free record's lock may be taken by a lookup at any time (it then finds it not listed), so
- * the header (mu, listed, busy, id) is never cleared or poisoned; see jobq__slots_take.
+ * the header (mu, refs, listed, busy, owns, id; job.h) is never cleared or poisoned; see
+ * jobq__slots_take.
  *
  * Not taken: an id table beside the records (the earlier design), which every submit and every
  * prune wrote under a shard lock, on lines that the submitter and the pruning thread passed
