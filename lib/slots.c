@@ -147,9 +147,10 @@ struct jobq__job *jobq__slots_take(struct jobq__slots *s)
 			JOBQ_HB_ATOMIC(&j->started_ns, sizeof j->started_ns);
 			/* Through the C library's memset, with the size hidden from the compiler,
 			 * which would clear a body of constant size with an inline rep stosq. That
-			 * was half of this function's samples, and the library's vector stores
-			 * took a tracked job 9-10 % faster (interleaved bench -x 0,1,1,2,400000;
-			 * docs/BENCHMARKS.md, the thirty-second round). */
+			 * was half of this function's samples; with the library's vector stores
+			 * tracked jobs ran 1.095x as fast, by the median of 30 interleaved rounds
+			 * of bench -x 0,1,1,2,400000 (docs/BENCHMARKS.md, the thirty-second
+			 * round). */
 			size_t body = sizeof *j - JOBQ__JOB_BODY;
 			__asm__("" : "+r"(body));
 			memset((char *)j + JOBQ__JOB_BODY, 0, body);
