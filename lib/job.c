@@ -467,12 +467,11 @@ static void forget(const struct jobq__kept *v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 8 < n)
-			__builtin_prefetch(v[i + 8].job, 1); /* the header: all read of it here */
+			__builtin_prefetch(v[i + 8].job, 1); /* the header: all of it read (job.h) */
 		atomic_store_explicit(&v[i].job->listed, false, memory_order_relaxed);
 	}
 	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < n; i++) {
-		/* Only the header's line, fetched by the loop above (job.h). */
 		struct jobq__job *j = v[i].job;
 		jobq__lock_quiesce(&j->mu);
 		if (unref_last_held(j)) {

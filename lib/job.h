@@ -7,6 +7,7 @@
 #define JOBQ_JOB_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,11 +46,11 @@ struct jobq__job {
 	 * once the record is registered (job.c says which). A word (lock.h), not a
 	 * pthread_mutex_t, which would take 40 of the record's 208 bytes.
 	 * The header is also all that forgetting a plain record touches (forget in job.c):
-	 * its lock, listed, refs, owns and busy, 12 bytes at its start, so one line of a
-	 * record that retention last saw thousands of jobs ago. With refs and the owned
+	 * its lock, refs, listed, busy and owns, its first 11 bytes, so one line of a record
+	 * that retention last saw thousands of jobs ago (asserted below). With refs and the owned
 	 * pointers in the body, forgetting read two or three such lines a job, and a worker
 	 * spent a quarter of its time in it (docs/BENCHMARKS.md, the thirty-second round). */
-	jobq__lock_t mu;
+	alignas(16) jobq__lock_t mu; /* for the assert after the struct */
 	_Atomic int refs; /* references (the top of job.c): set by the submit */
 	_Atomic bool listed; /* registered: lookups find the job (read under mu; job.c) */
 	_Atomic unsigned char busy; /* the slot is taken (slots.c) */
@@ -90,6 +91,11 @@ struct jobq__job {
 	uint8_t flags;
 	_Atomic bool settled; /* ended, callbacks returned: jobq_wait may return */
 };
+
+/* forget's fields share one line: segments start on a line (jobq__calloc_large) and records are
+ * aligned to 16 bytes, so a record starts at most 48 bytes into a line. */
+_Static_assert(offsetof(struct jobq__job, owns) < 16,
+	       "the fields that forget reads span more than one line");
 
 #define JOBQ__JOB_BODY offsetof(struct jobq__job, q)
 
